@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything hiscmcl needs on a fresh Debian 12 machine (as root, or with sudo) and builds it.
+#   scripts/setup.sh            # install packages, configure, build into ./build
+#   SKIP_APT=1 scripts/setup.sh # only configure and build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache git
+  libtorch-dev libopenblas0-openmp           # LibTorch; OpenBLAS instead of the 12x slower reference BLAS
+  libopencv-dev libopenslide-dev libhdf5-dev zlib1g-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
+  python3-anndata python3-torch              # test-only: open our .h5ad with anndata; trace a TorchScript model
+)
+
+if [[ -z "${SKIP_APT:-}" ]]; then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: all Debian packages present"
+  fi
+fi
+
+BUILD_DIR="${BUILD_DIR:-build}"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
+cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"
+echo "setup: built $BUILD_DIR/hiscmcl"

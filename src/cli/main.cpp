@@ -1,0 +1,67 @@
+// hiscmcl: predict spatial gene expression from H&E histology (HisCMCL).
+#include <ATen/Parallel.h>
+#include <opencv2/core.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "cli/command.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/thread_pool.h"
+
+namespace hiscmcl::cli {
+std::vector<CommandInfo>& command_registry() {
+  static std::vector<CommandInfo> registry;
+  return registry;
+}
+}  // namespace hiscmcl::cli
+
+int main(int argc, char** argv) {
+  using namespace hiscmcl;
+  CLI::App app{"hiscmcl: predict spatial gene expression from H&E histology (HisCMCL)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "hiscmcl 0.1.0");
+
+  int threads = 0;
+  bool verbose = false, quiet = false;
+  auto& registry = cli::command_registry();
+  std::sort(registry.begin(), registry.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
+  for (auto& info : registry) {
+    CLI::App* sub = app.add_subcommand(info.name, info.description);
+    sub->add_option("--threads", threads, "Worker threads (default: all cores)");
+    sub->add_flag("--verbose,-v", verbose, "More log output");
+    sub->add_flag("--quiet,-q", quiet, "Only warnings and errors; no progress bars");
+    runners.emplace_back(sub, info.setup(*sub));
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  set_verbosity(quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal);
+  int n = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  set_num_threads(n);
+  at::set_num_threads(n);  // LibTorch starts with 1 thread here unless told
+  cv::setNumThreads(n);
+
+  try {
+    for (auto& [sub, run] : runners)
+      if (sub->parsed()) return run();
+  } catch (const InputError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 1;
+}

@@ -1,0 +1,48 @@
+// The TOML manifest: a list of sections with their files (relative to the data root) and image
+// geometry. See configs/her2st.toml for the layout.
+//
+//   [[section]]
+//   id = "C2"; patient = "C"; format = "st_legacy"
+//   counts = "data/ST-cnts/C2.tsv.gz"; spots = "data/ST-spotfiles/C2_selection.tsv"
+//   image = "data/ST-imgs/C/C2/5714_HE_BT_C2.jpg"; spot_diameter_px = 136
+//   labels = "..."              # optional region labels
+//   affine = [a, b, c, d, e, f] # optional: spot-table pixels -> image pixels
+//
+// format = "visium": dir = "<spaceranger out>" (+ optional image = "...", which resolution is
+// inferred: full-res TIFF, tissue_hires_image.png or tissue_lowres_image.png).
+// format = "h5ad": file = "<x.h5ad>" (+ image, spot_diameter_px).
+#pragma once
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hiscmcl {
+
+struct ManifestSection {
+  std::string id;
+  std::string patient;
+  std::string format;                                // st_legacy | visium | h5ad
+  std::map<std::string, std::filesystem::path> files;  // counts, spots, image, labels, dir, file (resolved)
+  std::optional<double> spot_diameter_px;
+  std::optional<double> um_per_px;
+  std::optional<std::array<double, 6>> affine;
+};
+
+struct Manifest {
+  std::filesystem::path path;       // the manifest file
+  std::filesystem::path data_root;  // paths are relative to this
+  std::string name;
+  std::vector<ManifestSection> sections;
+
+  const ManifestSection& section(const std::string& id) const;  // InputError if unknown
+  // The sections named in a comma list ("" = all), in manifest order; InputError on unknown ids.
+  std::vector<ManifestSection> select(const std::string& comma_list) const;
+};
+
+// data_root empty: the manifest's own folder.
+Manifest load_manifest(const std::filesystem::path& path,
+                       const std::filesystem::path& data_root = {});
+
+}  // namespace hiscmcl

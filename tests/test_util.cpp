@@ -1,0 +1,59 @@
+#include "test_util.h"
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace hiscmcl::test {
+
+fs::path shared_data() {
+  if (const char* env = std::getenv("HISCMCL_SHARED_DATA"); env && *env) return fs::path(env);
+  fs::path p = HISCMCL_SHARED_DATA;
+  return fs::exists(p) ? fs::canonical(p) : fs::path();
+}
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  path = fs::temp_directory_path() /
+         ("hiscmcl_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
+          std::to_string(rd() % 100000));
+  fs::create_directories(path);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!std::getenv("HISCMCL_KEEP_TMP")) fs::remove_all(path, ec);
+}
+
+CommandResult run_command(const std::string& cmdline) {
+  CommandResult r;
+  std::string full = cmdline + " 2>&1";
+  FILE* pipe = ::popen(full.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+CommandResult run_hiscmcl(const std::string& args) {
+  return run_command(std::string("'") + HISCMCL_BIN + "' " + args);
+}
+
+std::string python_with(const std::string& module) {
+  const std::string py = "/usr/bin/python3";
+  if (!fs::exists(py)) return {};
+  auto r = run_command(py + " -c 'import " + module + "'");
+  return r.exit_code == 0 ? py : std::string();
+}
+
+}  // namespace hiscmcl::test
