@@ -12,6 +12,7 @@
 // inferred: full-res TIFF, tissue_hires_image.png or tissue_lowres_image.png).
 // format = "h5ad": file = "<x.h5ad>" (+ image, spot_diameter_px).
 #pragma once
+#include <array>
 #include <filesystem>
 #include <map>
 #include <optional>

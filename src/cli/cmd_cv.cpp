@@ -1,0 +1,48 @@
+// `hiscmcl cv`: prepare, embed, train and predict every fold; metrics.json, per_gene.csv, report.html.
+#include <iostream>
+
+#include "cli/command.h"
+#include "common/log.h"
+#include "predict/cross_validation.h"
+
+namespace hiscmcl::cli {
+namespace {
+
+struct Options {
+  CvOptions cv;
+  std::string genes, data_root, manifest, config, out;
+};
+
+CommandRegistrar reg(
+    "cv", "Cross-validate end to end (leave one section or patient out) and write the report",
+    [](CLI::App& cmd) -> std::function<int()> {
+      auto o = std::make_shared<Options>();
+      cmd.add_option("--manifest", o->manifest, "Manifest (TOML) listing the sections")->required();
+      cmd.add_option("--data-root", o->data_root, "Folder the manifest's paths are relative to");
+      cmd.add_option("--config", o->config, "Run config, e.g. configs/default.toml")->required();
+      cmd.add_option("--out", o->out, "Output folder (re-running resumes finished folds)")->required();
+      cmd.add_option("--sections", o->cv.sections, "Comma list of sections (default: all)");
+      cmd.add_option("--split", o->cv.split, "loso (leave one section out) | lopo (leave one patient out)")
+          ->check(CLI::IsMember({"loso", "lopo"}));
+      cmd.add_option("--genes", o->genes, "Gene panel file (.txt or .npy); default: the manifest's `genes`");
+      cmd.add_option("--hvg", o->cv.panel.hvg_top, "Top-N highly variable genes per section (cut rule)");
+      cmd.add_option("--min-spots", o->cv.panel.min_spots, "With --hvg: detected in at least M spots");
+      cmd.add_flag("--allow-missing-genes", o->cv.allow_missing_genes, "Zero-fill panel genes a section lacks");
+      cmd.add_option("--epochs", o->cv.epochs, "Override train.epochs");
+      cmd.add_option("--heatmap-genes", o->cv.heatmap_genes, "Heatmaps per section (default 4)");
+      return [o] {
+        o->cv.manifest = o->manifest;
+        o->cv.data_root = o->data_root;
+        o->cv.config = o->config;
+        o->cv.out = o->out;
+        o->cv.panel.genes_file = o->genes;
+        CvResult r = run_cross_validation(o->cv);
+        std::cout << format_metrics_table(r.metrics);
+        std::cout << "wall time " << r.metrics["wall_seconds"].get<double>() << " s; report: "
+                  << r.report.string() << std::endl;
+        return 0;
+      };
+    });
+
+}  // namespace
+}  // namespace hiscmcl::cli

@@ -1,0 +1,42 @@
+// `hiscmcl embed`: image features of every spot of a dataset store, at each level, cached.
+#include "cli/command.h"
+#include "common/log.h"
+#include "encoders/section_features.h"
+#include "io/dataset_store.h"
+#include "model/run_config.h"
+
+namespace hiscmcl::cli {
+namespace {
+
+struct Options {
+  std::string data, config, encoder, weights, device, sections;
+};
+
+CommandRegistrar reg(
+    "embed", "Compute (or reuse cached) multi-level image features of every spot",
+    [](CLI::App& cmd) -> std::function<int()> {
+      auto o = std::make_shared<Options>();
+      cmd.add_option("--data", o->data, "Dataset store written by `prepare`")->required();
+      cmd.add_option("--config", o->config, "Run config (TOML); its [encoder] settings are used");
+      cmd.add_option("--encoder", o->encoder, "histo | resnet18 | resnet50 | densenet121 | torchscript:<file>");
+      cmd.add_option("--weights", o->weights, "Weight file for a CNN encoder");
+      cmd.add_option("--device", o->device, "cpu | cuda");
+      cmd.add_option("--sections", o->sections, "Comma list of sections (default: all)");
+      return [o] {
+        RunConfig cfg = o->config.empty() ? RunConfig{} : load_run_config(o->config);
+        if (!o->encoder.empty()) cfg.encoder.name = o->encoder;
+        if (!o->weights.empty()) cfg.encoder.weights = o->weights;
+        if (!o->device.empty()) cfg.encoder.device = o->device;
+        auto sections = load_store_sections(o->data, o->sections);
+        auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
+        EmbedStats stats;
+        for (auto& s : sections) embed_section(o->data, s, cfg.encoder, encoder.get(), &stats);
+        spdlog::info("embed: {} sections, {} crops computed ({:.1f} crops/s), {} levels from cache",
+                     sections.size(), stats.crops_computed,
+                     stats.seconds > 0 ? stats.crops_computed / stats.seconds : 0.0, stats.levels_cached);
+        return 0;
+      };
+    });
+
+}  // namespace
+}  // namespace hiscmcl::cli

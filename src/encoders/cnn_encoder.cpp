@@ -1,0 +1,60 @@
+// CnnEncoder: a built-in trunk (cnn.h) behind the Encoder interface.
+#include "encoders/cnn_encoder.h"
+
+#include "common/log.h"
+#include "encoders/cnn.h"
+#include "encoders/image_tensor.h"
+
+namespace hiscmcl {
+namespace {
+
+class CnnEncoder : public Encoder {
+ public:
+  CnnEncoder(const std::string& arch, const EncoderOptions& opt)
+      : arch_(arch),
+        norm_(normalization_from_name(opt.img_norm)),
+        device_(encoder_device(opt.device)),
+        batch_size_(std::max(1, opt.batch_size)),
+        trunk_(nullptr) {
+    torch::manual_seed(opt.seed);  // random init is reproducible
+    trunk_ = make_cnn_trunk(arch);
+    if (!opt.weights.empty()) load_cnn_weights(*trunk_, opt.weights);
+    else spdlog::warn("encoder {}: no --weights, using seeded random initialisation", arch);
+    trunk_->to(device_);
+    // use_onednn picks the layout measured fastest for this trunk (docs/BENCHMARKS.md).
+    layout_ = (device_.is_cpu() && opt.use_onednn) ? fastest_cpu_layout(arch) : CpuLayout::contiguous;
+    prepare_trunk_for_inference(trunk_, layout_);
+  }
+
+  std::string name() const override { return arch_; }
+  int input_size() const override { return 224; }
+  int64_t dim() const override { return trunk_->dim(); }
+
+  Matrix embed(const std::vector<cv::Mat>& crops) override {
+    Matrix out(int64_t(crops.size()), dim());
+    for (size_t start = 0; start < crops.size(); start += size_t(batch_size_)) {
+      const size_t end = std::min(crops.size(), start + size_t(batch_size_));
+      std::vector<cv::Mat> batch(crops.begin() + long(start), crops.begin() + long(end));
+      torch::Tensor x = crops_to_tensor(batch, input_size(), norm_).to(device_);
+      torch::Tensor y = trunk_inference(trunk_, x, layout_).to(torch::kCPU).contiguous();
+      std::copy(y.data_ptr<float>(), y.data_ptr<float>() + y.numel(), out.row(int64_t(start)));
+    }
+    return out;
+  }
+
+ private:
+  std::string arch_;
+  ImageNormalization norm_;
+  torch::Device device_;
+  int batch_size_;
+  CnnTrunk trunk_;
+  CpuLayout layout_ = CpuLayout::contiguous;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> make_cnn_encoder(const std::string& arch, const EncoderOptions& opt) {
+  return std::make_unique<CnnEncoder>(arch, opt);
+}
+
+}  // namespace hiscmcl

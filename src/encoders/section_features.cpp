@@ -1,0 +1,178 @@
+#include "encoders/section_features.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <fstream>
+
+#include "common/atomic_output.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "data/patches.h"
+#include "io/npy.h"
+#include "io/slide_image.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace hiscmcl {
+namespace {
+
+uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) {
+  auto p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+json file_stamp(const std::string& path) {
+  if (path.empty() || !fs::exists(path)) return nullptr;
+  auto t = fs::last_write_time(path).time_since_epoch().count();
+  return {{"path", fs::absolute(path).string()}, {"size", fs::file_size(path)}, {"mtime", int64_t(t)}};
+}
+
+json cache_key(const PreparedSection& s, const EncoderConfig& cfg, const FeatureLevel& level,
+               const Encoder* enc) {
+  uint64_t h = fnv1a(s.pixel_xy.data(), s.pixel_xy.size() * sizeof(s.pixel_xy[0]));
+  json weights = cfg.name.rfind("torchscript:", 0) == 0 ? file_stamp(cfg.name.substr(12))
+                                                        : file_stamp(cfg.weights);
+  return {{"version", 1},
+          {"encoder", cfg.name},
+          {"weights", weights},
+          {"img_norm", cfg.img_norm},
+          {"image", file_stamp(s.image.image_path)},
+          {"spot_diameter_px", s.image.spot_diameter_px},
+          {"n_spots", s.n_spots()},
+          {"centres_hash", std::to_string(h)},
+          {"level", level.name},
+          {"fov", level.fov_spot_diameters},
+          {"fixed_px", level.fixed_px}};
+}
+
+// Computes the listed levels for the centres, one pass over the image.
+std::vector<Matrix> compute_levels(const SlideImage& image, const std::vector<Centre>& centres,
+                                   double spot_diameter_px, const std::vector<FeatureLevel>& levels,
+                                   Encoder& enc, const std::string& label) {
+  PatchOptions opt;
+  opt.scales.clear();
+  for (auto& l : levels) opt.scales.push_back(CropScale{l.fov_spot_diameters, l.fixed_px});
+  opt.out_px = enc.input_size();
+  opt.batch_size = 32;
+  std::vector<Matrix> out(levels.size(), Matrix(int64_t(centres.size()), enc.dim()));
+  ProgressBar bar("embed " + label, int64_t(centres.size() * levels.size()), "crops");
+  for_each_patch_batch(image, centres, spot_diameter_px, opt,
+                       [&](int64_t first, const std::vector<std::vector<cv::Mat>>& crops) {
+                         for (size_t l = 0; l < levels.size(); ++l) {
+                           Matrix f = enc.embed(crops[l]);
+                           std::memcpy(out[l].row(first), f.data.data(), f.data.size() * sizeof(float));
+                           bar.advance(int64_t(crops[l].size()));
+                         }
+                       });
+  bar.finish();
+  return out;
+}
+
+}  // namespace
+
+const Matrix& SectionFeatures::level(const std::string& name) const {
+  for (size_t i = 0; i < level_names.size(); ++i)
+    if (level_names[i] == name) return levels[i];
+  throw std::invalid_argument("no feature level '" + name + "'");
+}
+
+std::vector<FeatureLevel> feature_levels(const EncoderConfig& cfg) {
+  int fixed = cfg.compat_crop_px;
+  return {{"spot", cfg.spot_fov, fixed},
+          {"neighbourhood", cfg.neighbourhood_fov,
+           fixed > 0 ? int(std::lround(fixed * cfg.neighbourhood_fov / cfg.spot_fov)) : 0}};
+}
+
+std::string encoder_tag(const EncoderConfig& cfg) {
+  std::string tag = cfg.name;
+  if (tag.rfind("torchscript:", 0) == 0) tag = "torchscript-" + fs::path(tag.substr(12)).stem().string();
+  if (!cfg.weights.empty()) tag += "-" + fs::path(cfg.weights).stem().string();
+  if (cfg.img_norm != "imagenet") tag += "-" + cfg.img_norm;
+  for (auto& c : tag)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  return tag;
+}
+
+EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed) {
+  EncoderOptions o;
+  o.weights = cfg.weights;
+  o.device = cfg.device;
+  o.batch_size = cfg.batch_size;
+  o.img_norm = cfg.img_norm;
+  o.seed = seed;
+  return o;
+}
+
+SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s,
+                              const EncoderConfig& cfg, Encoder* encoder, EmbedStats* stats) {
+  auto levels = feature_levels(cfg);
+  fs::path dir = data_dir / "features" / s.id;
+  std::string tag = encoder_tag(cfg);
+  SectionFeatures out;
+  std::vector<FeatureLevel> todo;
+  std::vector<size_t> todo_slot;
+  std::unique_ptr<Encoder> owned;
+  for (size_t i = 0; i < levels.size(); ++i) {
+    out.level_names.push_back(levels[i].name);
+    out.levels.emplace_back();
+    fs::path npy = dir / (tag + "." + levels[i].name + ".npy");
+    fs::path key_file = dir / (tag + "." + levels[i].name + ".json");
+    json key = cache_key(s, cfg, levels[i], encoder);
+    if (fs::exists(npy) && fs::exists(key_file)) {
+      try {
+        if (json::parse(read_text_file(key_file)) == key) {
+          out.levels[i] = read_npy_f32(npy);
+          if (out.levels[i].rows == s.n_spots()) {
+            if (stats) stats->levels_cached++;
+            continue;
+          }
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("feature cache {} unreadable ({}); recomputing", npy.string(), e.what());
+      }
+    }
+    todo.push_back(levels[i]);
+    todo_slot.push_back(i);
+  }
+  if (todo.empty()) return out;
+
+  if (!encoder) {
+    owned = make_encoder(cfg.name, encoder_options(cfg));
+    encoder = owned.get();
+  }
+  auto image = SlideImage::open(s.image.image_path);
+  require_centres_inside(*image, s.pixel_xy, s.image.image_path);
+  auto t0 = std::chrono::steady_clock::now();
+  auto computed = compute_levels(*image, s.pixel_xy, s.image.spot_diameter_px, todo, *encoder, s.id);
+  fs::create_directories(dir);
+  for (size_t t = 0; t < todo.size(); ++t) {
+    size_t i = todo_slot[t];
+    out.levels[i] = std::move(computed[t]);
+    write_npy_f32(dir / (tag + "." + todo[t].name + ".npy"), out.levels[i]);
+    // The key goes last: a cache entry counts only once both files are complete.
+    write_text_file(dir / (tag + "." + todo[t].name + ".json"),
+                    cache_key(s, cfg, todo[t], encoder).dump(1));
+  }
+  if (stats) {
+    stats->crops_computed += s.n_spots() * int64_t(todo.size());
+    stats->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  return out;
+}
+
+SectionFeatures embed_spots(const fs::path& image_path, const std::vector<std::array<double, 2>>& centres,
+                            double spot_diameter_px, const EncoderConfig& cfg, Encoder& encoder) {
+  auto levels = feature_levels(cfg);
+  auto image = SlideImage::open(image_path);
+  require_centres_inside(*image, centres, image_path.string());
+  SectionFeatures out;
+  for (auto& l : levels) out.level_names.push_back(l.name);
+  out.levels = compute_levels(*image, centres, spot_diameter_px, levels, encoder, image_path.filename().string());
+  return out;
+}
+
+}  // namespace hiscmcl

@@ -1,0 +1,51 @@
+// Image features of every spot of a prepared section, at each level the model uses:
+//   spot          crop of encoder.spot_fov spot diameters (or compat_crop_px pixels)
+//   neighbourhood crop of encoder.neighbourhood_fov spot diameters (~3x: local context)
+// Cached under <data>/features/<section>/<encoder-tag>.<level>.npy with a JSON key of every input
+// (image file size and mtime, centres, geometry, encoder, weights); a re-run with the same inputs
+// loads the cache, a changed input recomputes. Each file is written atomically, so an interrupted
+// run resumes from the levels and sections already finished.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/matrix.h"
+#include "data/section.h"
+#include "encoders/encoder.h"
+#include "model/run_config.h"
+
+namespace hiscmcl {
+
+struct FeatureLevel {
+  std::string name;          // spot | neighbourhood
+  double fov_spot_diameters;
+  int fixed_px;              // compat: fixed crop side in pixels (0: use fov)
+};
+
+std::vector<FeatureLevel> feature_levels(const EncoderConfig& cfg);
+std::string encoder_tag(const EncoderConfig& cfg);  // file-name-safe encoder name
+EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed = 0);
+
+struct SectionFeatures {
+  std::vector<std::string> level_names;
+  std::vector<Matrix> levels;  // [n_spots, D] each, same order as level_names
+  const Matrix& level(const std::string& name) const;
+};
+
+// encoder may be null when every level is cached (it is then created on demand).
+struct EmbedStats {
+  int64_t crops_computed = 0;
+  int64_t levels_cached = 0;
+  double seconds = 0;
+};
+SectionFeatures embed_section(const std::filesystem::path& data_dir, const PreparedSection& s,
+                              const EncoderConfig& cfg, Encoder* encoder,
+                              EmbedStats* stats = nullptr);
+
+// Features of arbitrary spot centres on an image (prediction on a new slide): no cache.
+SectionFeatures embed_spots(const std::filesystem::path& image_path,
+                            const std::vector<std::array<double, 2>>& centres,
+                            double spot_diameter_px, const EncoderConfig& cfg, Encoder& encoder);
+
+}  // namespace hiscmcl

@@ -1,0 +1,48 @@
+// Spatial-domain clustering scores (reference spec §7.3). Deterministic, pure functions.
+//   pca_project: centred (not scaled) PCA scores on the first n components (SVD in double).
+//   kmeans: k-means++ (greedy, 2 + ln k trials per centre, as sklearn), Lloyd iterations,
+//     n_init restarts, best inertia kept; a fixed seed gives identical labels on every run.
+//   adjusted_rand_index / normalized_mutual_info (arithmetic mean normalisation), as sklearn,
+//     including its conventions for trivial partitions (both single-cluster -> 1).
+//   cluster_and_score: drop "undetermined"/empty labels, PCA to 9, k-means with k = number of
+//     remaining label values, then ARI and NMI against the labels.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/matrix.h"
+
+namespace hiscmcl {
+
+Matrix pca_project(const Matrix& X, int n_components);
+
+struct KMeansResult {
+  std::vector<int> labels;  // [n], 0..k-1
+  Matrix centers;           // [k, d]
+  double inertia = 0;       // sum of squared distances to the assigned centre
+};
+KMeansResult kmeans(const Matrix& X, int k, int n_init = 10, uint64_t seed = 0,
+                    int max_iter = 300, double tol = 1e-4);
+
+double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b);
+double normalized_mutual_info(const std::vector<int>& a, const std::vector<int>& b);
+
+// Region labels -> integer codes in order of first appearance, dropping "undetermined" and "".
+struct EncodedLabels {
+  std::vector<int64_t> kept_rows;
+  std::vector<int> codes;
+  std::vector<std::string> names;  // code -> label
+};
+EncodedLabels encode_region_labels(const std::vector<std::string>& labels);
+
+struct ClusterScore {
+  double ari = 0, nmi = 0;
+  int64_t n_spots = 0;  // after dropping undetermined
+  int k = 0;
+};
+// expression: spots x genes (the prediction); labels: one per spot.
+ClusterScore cluster_and_score(const Matrix& expression, const std::vector<std::string>& labels,
+                               int n_components = 9, uint64_t seed = 0, int n_init = 10);
+
+}  // namespace hiscmcl

@@ -1,0 +1,189 @@
+#include "eval/heatmap.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <stdexcept>
+
+#include "common/atomic_output.h"
+#include "common/error.h"
+
+namespace hiscmcl {
+namespace {
+
+constexpr int kPanelSide = 440;  // longest side of each panel, px
+constexpr int kMargin = 16, kTitleBand = 44, kLabelBand = 26, kBarWidth = 18, kBarLabels = 78;
+const cv::Scalar kInk(40, 40, 40), kWhite(255, 255, 255);
+constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
+
+const cv::Mat& viridis_lut() {
+  static const cv::Mat lut = [] {
+    cv::Mat ramp(1, 256, CV_8UC1), out;
+    for (int i = 0; i < 256; ++i) ramp.at<uchar>(0, i) = uchar(i);
+    cv::applyColorMap(ramp, out, cv::COLORMAP_VIRIDIS);
+    return out;
+  }();
+  return lut;
+}
+
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+cv::Mat to_bgr(const cv::Mat& img) {
+  cv::Mat bgr;
+  if (img.channels() == 3) cv::cvtColor(img, bgr, cv::COLOR_RGB2BGR);
+  else if (img.channels() == 4) cv::cvtColor(img, bgr, cv::COLOR_RGBA2BGR);
+  else if (img.channels() == 1) cv::cvtColor(img, bgr, cv::COLOR_GRAY2BGR);
+  else throw std::invalid_argument("heatmap: thumbnail must have 1, 3 or 4 channels");
+  if (bgr.depth() != CV_8U) bgr.convertTo(bgr, CV_8U);
+  return bgr;
+}
+
+// Largest font scale (<= max_scale) at which text fits in width px.
+double fit_font(const std::string& text, int width, double max_scale, int thickness) {
+  int base = 0;
+  cv::Size s = cv::getTextSize(text, kFont, 1.0, thickness, &base);
+  return s.width <= 0 ? max_scale : std::min(max_scale, 0.95 * width / s.width);
+}
+
+void draw_text(cv::Mat& img, const std::string& text, cv::Point org, double scale, int thickness) {
+  cv::putText(img, text, org, kFont, scale, kInk, thickness, cv::LINE_AA);
+}
+
+}  // namespace
+
+cv::Vec3b viridis_bgr(double t) {
+  if (!(t >= 0)) t = 0;
+  if (t > 1) t = 1;
+  return viridis_lut().at<cv::Vec3b>(0, int(std::lround(t * 255)));
+}
+
+cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
+                       const std::vector<cv::Point2d>& spot_px,
+                       const std::vector<HeatmapPanel>& panels, double spot_diameter_px,
+                       const std::string& title) {
+  if (he_rgb_thumbnail.empty()) throw std::invalid_argument("heatmap: empty thumbnail");
+  if (!(downsample > 0)) throw std::invalid_argument("heatmap: downsample must be positive");
+  if (panels.empty()) throw std::invalid_argument("heatmap: no panels");
+  for (const auto& p : panels)
+    if (p.values.size() != spot_px.size())
+      throw std::invalid_argument("heatmap: " + std::to_string(p.values.size()) + " values for " +
+                                  std::to_string(spot_px.size()) + " spots");
+  cv::Mat thumb = to_bgr(he_rgb_thumbnail);
+
+  // Crop to the spots (plus a margin) so the tissue fills the panel.
+  const double r_thumb = std::max(spot_diameter_px / downsample / 2, 0.5);
+  cv::Rect roi(0, 0, thumb.cols, thumb.rows);
+  if (!spot_px.empty()) {
+    double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
+    for (const auto& p : spot_px) {
+      x0 = std::min(x0, p.x / downsample), x1 = std::max(x1, p.x / downsample);
+      y0 = std::min(y0, p.y / downsample), y1 = std::max(y1, p.y / downsample);
+    }
+    const double pad = 4 * r_thumb + 4;
+    cv::Rect want(cv::Point(int(std::floor(x0 - pad)), int(std::floor(y0 - pad))),
+                  cv::Point(int(std::ceil(x1 + pad)), int(std::ceil(y1 + pad))));
+    cv::Rect clipped = want & roi;
+    if (clipped.area() > 0) roi = clipped;
+  }
+  const double scale = double(kPanelSide) / std::max(roi.width, roi.height);
+  cv::Mat base;
+  cv::resize(thumb(roi), base, cv::Size(), scale, scale,
+             scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  base.convertTo(base, CV_8U, 0.45, 255 * 0.55);  // lighten the stain so colours read clearly
+
+  // One colour scale for all panels.
+  double lo = 1e300, hi = -1e300;
+  for (const auto& p : panels)
+    for (float v : p.values)
+      if (std::isfinite(v)) lo = std::min(lo, double(v)), hi = std::max(hi, double(v));
+  if (lo > hi) lo = 0, hi = 1;
+  auto to_t = [&](double v) { return hi > lo ? (v - lo) / (hi - lo) : 0.5; };
+
+  const int pw = base.cols, ph = base.rows;
+  const int width = kMargin + int(panels.size()) * (pw + kMargin) + kBarWidth + kBarLabels;
+  const int top = kTitleBand + kLabelBand;
+  const int height = top + ph + kMargin;
+  cv::Mat canvas(height, width, CV_8UC3, kWhite);
+
+  const double title_scale = fit_font(title, width - 2 * kMargin, 0.75, 2);
+  draw_text(canvas, title, {kMargin, kTitleBand - 14}, title_scale, 2);
+
+  const int radius = std::max(2, int(std::lround(r_thumb * scale)));
+  for (size_t k = 0; k < panels.size(); ++k) {
+    const int x_off = kMargin + int(k) * (pw + kMargin);
+    cv::Mat panel = canvas(cv::Rect(x_off, top, pw, ph));
+    base.copyTo(panel);
+    cv::rectangle(canvas, cv::Rect(x_off - 1, top - 1, pw + 2, ph + 2), cv::Scalar(200, 200, 200));
+    if (!panels[k].label.empty())
+      draw_text(canvas, panels[k].label, {x_off, top - 8}, fit_font(panels[k].label, pw, 0.6, 1), 1);
+    // NaN spots first, so coloured spots stay on top where they overlap.
+    for (size_t i = 0; i < spot_px.size(); ++i) {
+      if (std::isfinite(panels[k].values[i])) continue;
+      cv::Point c(int(std::lround((spot_px[i].x / downsample - roi.x) * scale)),
+                  int(std::lround((spot_px[i].y / downsample - roi.y) * scale)));
+      cv::circle(panel, c, radius, cv::Scalar(150, 150, 150), 1, cv::LINE_AA);
+    }
+    for (size_t i = 0; i < spot_px.size(); ++i) {
+      float v = panels[k].values[i];
+      if (!std::isfinite(v)) continue;
+      cv::Point c(int(std::lround((spot_px[i].x / downsample - roi.x) * scale)),
+                  int(std::lround((spot_px[i].y / downsample - roi.y) * scale)));
+      cv::Vec3b col = viridis_bgr(to_t(v));
+      cv::circle(panel, c, radius, cv::Scalar(col[0], col[1], col[2]), cv::FILLED, cv::LINE_AA);
+    }
+  }
+
+  // Colour bar: max at the top, min at the bottom, with three ticks.
+  const int bx = kMargin + int(panels.size()) * (pw + kMargin);
+  for (int y = 0; y < ph; ++y) {
+    cv::Vec3b col = viridis_bgr(1.0 - double(y) / std::max(ph - 1, 1));
+    cv::line(canvas, {bx, top + y}, {bx + kBarWidth - 1, top + y}, cv::Scalar(col[0], col[1], col[2]));
+  }
+  cv::rectangle(canvas, cv::Rect(bx - 1, top - 1, kBarWidth + 2, ph + 2), cv::Scalar(120, 120, 120));
+  const double tick_scale = 0.45;
+  for (int i = 0; i <= 2; ++i) {
+    const int y = top + (ph - 1) * i / 2;
+    cv::line(canvas, {bx + kBarWidth, y}, {bx + kBarWidth + 4, y}, kInk);
+    draw_text(canvas, short_number(hi - (hi - lo) * i / 2), {bx + kBarWidth + 7, y + 5}, tick_scale, 1);
+  }
+  return canvas;
+}
+
+void write_png_atomic(const std::filesystem::path& path, const cv::Mat& bgr) {
+  std::vector<uchar> buf;
+  if (!cv::imencode(".png", bgr, buf)) throw InputError(path.string(), "PNG encoding failed");
+  AtomicPath out(path);
+  {
+    std::ofstream f(out.temp(), std::ios::binary);
+    if (!f) throw InputError(path.string(), "cannot open for writing");
+    f.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(buf.size()));
+    if (!f) throw InputError(path.string(), "write failed");
+  }
+  out.commit();
+}
+
+void write_heatmap_png(const std::filesystem::path& path, const cv::Mat& he_rgb_thumbnail,
+                       double downsample, const std::vector<cv::Point2d>& spot_px,
+                       const std::vector<float>& values, double spot_diameter_px,
+                       const std::string& title) {
+  write_png_atomic(path, render_heatmap(he_rgb_thumbnail, downsample, spot_px, {{"", values}},
+                                        spot_diameter_px, title));
+}
+
+void write_heatmap_pair_png(const std::filesystem::path& path, const cv::Mat& he_rgb_thumbnail,
+                            double downsample, const std::vector<cv::Point2d>& spot_px,
+                            const std::vector<float>& predicted, const std::vector<float>& measured,
+                            double spot_diameter_px, const std::string& title) {
+  write_png_atomic(path, render_heatmap(he_rgb_thumbnail, downsample, spot_px,
+                                        {{"predicted", predicted}, {"measured", measured}},
+                                        spot_diameter_px, title));
+}
+
+}  // namespace hiscmcl

@@ -1,0 +1,44 @@
+// Spot heatmaps over the H&E (DESIGN "Prediction and evaluation": PNG heatmaps, predicted beside
+// measured). Each spot is a filled circle coloured by viridis (cv::COLORMAP_VIRIDIS) over a
+// lightened H&E thumbnail cropped to the spots' bounding box, with a colour bar and a title.
+//   he_rgb_thumbnail: 8-bit RGB (or grey) image; downsample: full-resolution px per thumbnail px;
+//   spot_px: spot centres in full-resolution pixels; spot_diameter_px: in full-resolution pixels.
+//   The colour scale spans the finite values' [min, max] (the pair variant shares one scale across
+//   both panels); NaN values are drawn as hollow grey circles.
+// The PNG is written atomically (temp name, then rename); a failure throws InputError(path, ...).
+#pragma once
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+namespace hiscmcl {
+
+struct HeatmapPanel {
+  std::string label;          // drawn above the panel ("predicted", "measured"); may be empty
+  std::vector<float> values;  // one per spot
+};
+
+// Renders one or more panels side by side with one shared colour scale; returns a BGR image.
+cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
+                       const std::vector<cv::Point2d>& spot_px,
+                       const std::vector<HeatmapPanel>& panels, double spot_diameter_px,
+                       const std::string& title);
+
+void write_heatmap_png(const std::filesystem::path& path, const cv::Mat& he_rgb_thumbnail,
+                       double downsample, const std::vector<cv::Point2d>& spot_px,
+                       const std::vector<float>& values, double spot_diameter_px,
+                       const std::string& title);
+
+// "predicted | measured" on a shared colour scale.
+void write_heatmap_pair_png(const std::filesystem::path& path, const cv::Mat& he_rgb_thumbnail,
+                            double downsample, const std::vector<cv::Point2d>& spot_px,
+                            const std::vector<float>& predicted, const std::vector<float>& measured,
+                            double spot_diameter_px, const std::string& title);
+
+// The viridis colour (BGR) of t in [0, 1] (clamped).
+cv::Vec3b viridis_bgr(double t);
+// Encodes an image as PNG and writes it atomically.
+void write_png_atomic(const std::filesystem::path& path, const cv::Mat& bgr);
+
+}  // namespace hiscmcl

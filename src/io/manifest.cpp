@@ -1,0 +1,158 @@
+// Manifest loading with toml++: validates every section up front so that a typo fails before any
+// long-running stage starts, naming the manifest, the section and the line.
+#include "io/manifest.h"
+
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+namespace fs = std::filesystem;
+
+namespace hiscmcl {
+namespace {
+
+const std::set<std::string> kFileKeys = {"counts", "spots", "image", "labels", "dir", "file"};
+const std::set<std::string> kOtherKeys = {"id", "patient", "format", "spot_diameter_px",
+                                          "um_per_px", "affine"};
+
+// Files each format needs (the rest of kFileKeys are optional).
+std::vector<std::string> required_files(const std::string& format) {
+  if (format == "st_legacy") return {"counts", "spots", "image"};
+  if (format == "visium") return {"dir"};
+  if (format == "h5ad") return {"file"};
+  return {};
+}
+
+std::string line_of(const toml::node& n) {
+  const auto& src = n.source();
+  return src.begin.line ? "line " + std::to_string(src.begin.line) : "";
+}
+
+std::string where(const std::string& section_desc, const toml::node& n) {
+  std::string l = line_of(n);
+  return l.empty() ? section_desc : section_desc + ", " + l;
+}
+
+std::optional<double> number(const toml::table& t, const std::string& key, const std::string& file,
+                             const std::string& desc) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  auto v = n->value<double>();  // integers convert
+  if (!v) throw InputError(file, "'" + key + "' must be a number", where(desc, *n));
+  if (!(*v > 0)) throw InputError(file, "'" + key + "' must be positive", where(desc, *n));
+  return v;
+}
+
+}  // namespace
+
+Manifest load_manifest(const fs::path& path, const fs::path& data_root) {
+  const std::string file = path.string();
+  if (!fs::exists(path)) throw InputError(file, "manifest not found");
+  toml::table root;
+  try {
+    root = toml::parse_file(file);
+  } catch (const toml::parse_error& e) {
+    throw InputError(file, "invalid TOML: " + std::string(e.description()),
+                     "line " + std::to_string(e.source().begin.line));
+  }
+
+  Manifest m;
+  m.path = path;
+  m.data_root = data_root.empty() ? path.parent_path() : data_root;
+  if (m.data_root.empty()) m.data_root = ".";
+  m.name = root["name"].value_or(path.stem().string());
+
+  const toml::array* sections = root["section"].as_array();
+  if (!sections || sections->empty())
+    throw InputError(file, "no [[section]] tables: a manifest lists at least one section");
+
+  std::set<std::string> seen;
+  for (size_t i = 0; i < sections->size(); ++i) {
+    const toml::table* t = (*sections)[i].as_table();
+    std::string desc = "section #" + std::to_string(i + 1);
+    if (!t) throw InputError(file, "each [[section]] entry must be a table", desc);
+
+    ManifestSection s;
+    auto id = (*t)["id"].value<std::string>();
+    if (!id || id->empty()) throw InputError(file, "missing required key 'id'", where(desc, *t));
+    s.id = *id;
+    desc = "section " + s.id;
+    if (!seen.insert(s.id).second)
+      throw InputError(file, "duplicate section id '" + s.id + "'", where(desc, *t));
+
+    auto format = (*t)["format"].value<std::string>();
+    if (!format) throw InputError(file, "missing required key 'format'", where(desc, *t));
+    s.format = *format;
+    if (required_files(s.format).empty())
+      throw InputError(file,
+                       "unknown format '" + s.format + "' (expected st_legacy, visium or h5ad)",
+                       where(desc, *t->get("format")));
+    // The patient drives leave-one-patient-out; a section without one is its own patient.
+    s.patient = (*t)["patient"].value_or(s.id);
+
+    for (auto&& [k, v] : *t) {
+      std::string key(k.str());
+      if (kFileKeys.count(key)) {
+        auto rel = v.value<std::string>();
+        if (!rel || rel->empty())
+          throw InputError(file, "'" + key + "' must be a non-empty path string", where(desc, v));
+        fs::path p(*rel);
+        s.files[key] = p.is_absolute() ? p : m.data_root / p;
+      } else if (!kOtherKeys.count(key)) {
+        spdlog::warn("{} ({}): unknown key '{}' ignored", file, where(desc, v), key);
+      }
+    }
+    for (const auto& need : required_files(s.format))
+      if (!s.files.count(need))
+        throw InputError(file, "missing required key '" + need + "' for format '" + s.format + "'",
+                         where(desc, *t));
+
+    s.spot_diameter_px = number(*t, "spot_diameter_px", file, desc);
+    s.um_per_px = number(*t, "um_per_px", file, desc);
+    if (const toml::node* a = t->get("affine")) {
+      const toml::array* arr = a->as_array();
+      if (!arr || arr->size() != 6)
+        throw InputError(file, "'affine' must be an array of 6 numbers [a, b, c, d, e, f]",
+                         where(desc, *a));
+      std::array<double, 6> aff{};
+      for (size_t j = 0; j < 6; ++j) {
+        auto v = (*arr)[j].value<double>();
+        if (!v) throw InputError(file, "'affine' must be an array of 6 numbers", where(desc, *a));
+        aff[j] = *v;
+      }
+      s.affine = aff;
+    }
+    m.sections.push_back(std::move(s));
+  }
+  return m;
+}
+
+const ManifestSection& Manifest::section(const std::string& id) const {
+  for (const auto& s : sections)
+    if (s.id == id) return s;
+  std::string valid;
+  for (const auto& s : sections) valid += (valid.empty() ? "" : ", ") + s.id;
+  throw InputError(path.string(), "unknown section '" + id + "' (valid ids: " + valid + ")");
+}
+
+std::vector<ManifestSection> Manifest::select(const std::string& comma_list) const {
+  std::set<std::string> wanted;
+  std::stringstream ss(comma_list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b == std::string::npos) continue;
+    item = item.substr(b, e - b + 1);
+    section(item);  // throws, naming the id and the valid ones
+    wanted.insert(item);
+  }
+  std::vector<ManifestSection> out;
+  for (const auto& s : sections)
+    if (wanted.empty() || wanted.count(s.id)) out.push_back(s);
+  return out;
+}
+
+}  // namespace hiscmcl

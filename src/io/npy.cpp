@@ -1,0 +1,205 @@
+#include "io/npy.h"
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+
+#include "common/atomic_output.h"
+#include "common/error.h"
+
+namespace fs = std::filesystem;
+
+namespace hiscmcl {
+namespace {
+
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<int64_t> shape;
+};
+
+// The value text of 'key' in the header dict (a quoted string, a tuple, or a bare word).
+std::string dict_value(const std::string& dict, const std::string& key, const std::string& file) {
+  size_t k = dict.find("'" + key + "'");
+  if (k == std::string::npos) k = dict.find("\"" + key + "\"");
+  if (k == std::string::npos) throw InputError(file, "npy header has no '" + key + "'", "header");
+  size_t colon = dict.find(':', k);
+  if (colon == std::string::npos) throw InputError(file, "malformed npy header", "header");
+  size_t v = dict.find_first_not_of(" \t", colon + 1);
+  if (v == std::string::npos) throw InputError(file, "malformed npy header", "header");
+  char c = dict[v];
+  if (c == '\'' || c == '"') {
+    size_t e = dict.find(c, v + 1);
+    if (e == std::string::npos) throw InputError(file, "malformed npy header", "header");
+    return dict.substr(v + 1, e - v - 1);
+  }
+  if (c == '(') {
+    size_t e = dict.find(')', v);
+    if (e == std::string::npos) throw InputError(file, "malformed npy header", "header");
+    return dict.substr(v, e - v + 1);
+  }
+  size_t e = dict.find_first_of(",}", v);
+  std::string word = dict.substr(v, e == std::string::npos ? std::string::npos : e - v);
+  while (!word.empty() && (word.back() == ' ' || word.back() == '\t')) word.pop_back();
+  return word;
+}
+
+NpyHeader read_header(std::ifstream& f, const std::string& file) {
+  char magic[8];
+  if (!f.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
+    throw InputError(file, "not a .npy file (bad magic)");
+  uint8_t major = uint8_t(magic[6]);
+  uint32_t len = 0;
+  if (major == 1) {
+    unsigned char b[2];
+    if (!f.read(reinterpret_cast<char*>(b), 2)) throw InputError(file, "truncated npy header");
+    len = uint32_t(b[0]) | uint32_t(b[1]) << 8;
+  } else if (major == 2 || major == 3) {
+    unsigned char b[4];
+    if (!f.read(reinterpret_cast<char*>(b), 4)) throw InputError(file, "truncated npy header");
+    len = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
+  } else {
+    throw InputError(file, "unsupported npy format version " + std::to_string(major));
+  }
+  if (len > (1u << 24)) throw InputError(file, "implausible npy header length");
+  std::string dict(len, '\0');
+  if (!f.read(dict.data(), len)) throw InputError(file, "truncated npy header");
+
+  NpyHeader h;
+  h.descr = dict_value(dict, "descr", file);
+  h.fortran_order = dict_value(dict, "fortran_order", file) == "True";
+  std::string shape = dict_value(dict, "shape", file);
+  if (shape.empty() || shape.front() != '(')
+    throw InputError(file, "malformed npy shape '" + shape + "'", "header");
+  std::string num;
+  for (char c : shape.substr(1)) {
+    if (c >= '0' && c <= '9') {
+      num += c;
+    } else if (c == ',' || c == ')') {
+      if (!num.empty()) h.shape.push_back(std::stoll(num));
+      num.clear();
+    } else if (c != ' ' && c != 'L') {
+      throw InputError(file, "malformed npy shape '" + shape + "'", "header");
+    }
+  }
+  if (h.descr.find('O') != std::string::npos)
+    throw InputError(file, "pickled .npy is not supported; convert to a .txt list (one gene a line)");
+  return h;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  } else {
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  }
+}
+
+int64_t element_count(const NpyHeader& h) {
+  int64_t n = 1;
+  for (int64_t d : h.shape) n *= d;
+  return n;
+}
+
+}  // namespace
+
+std::vector<std::string> read_npy_strings(const fs::path& path) {
+  const std::string file = path.string();
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw InputError(file, fs::exists(path) ? "cannot read" : "file not found");
+  NpyHeader h = read_header(f, file);
+  if (h.shape.size() != 1)
+    throw InputError(file, "expected a 1-D array of strings, got " +
+                               std::to_string(h.shape.size()) + " dimensions");
+  const std::string& d = h.descr;
+  if (d.size() < 3 || (d[1] != 'U' && d[1] != 'S'))
+    throw InputError(file, "expected fixed-width strings (<U or |S), got dtype '" + d + "'");
+  const bool unicode = d[1] == 'U';
+  const bool big_endian = d[0] == '>';
+  const int64_t width = std::stoll(d.substr(2));
+  const int64_t item = unicode ? 4 * width : width;
+  const int64_t n = h.shape[0];
+  std::vector<char> buf(size_t(n * item));
+  if (!f.read(buf.data(), std::streamsize(buf.size())))
+    throw InputError(file, "truncated data: expected " + std::to_string(n) + " strings");
+
+  std::vector<std::string> out;
+  out.reserve(size_t(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(buf.data()) + i * item;
+    std::string s;
+    if (unicode) {
+      for (int64_t c = 0; c < width; ++c) {
+        const unsigned char* q = p + 4 * c;
+        uint32_t cp = big_endian ? (uint32_t(q[0]) << 24 | uint32_t(q[1]) << 16 |
+                                    uint32_t(q[2]) << 8 | q[3])
+                                 : (uint32_t(q[3]) << 24 | uint32_t(q[2]) << 16 |
+                                    uint32_t(q[1]) << 8 | q[0]);
+        if (cp == 0) break;  // NUL padding
+        append_utf8(s, cp);
+      }
+    } else {
+      int64_t len = 0;
+      while (len < width && p[len] != 0) ++len;
+      s.assign(reinterpret_cast<const char*>(p), size_t(len));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void write_npy_f32(const fs::path& path, const Matrix& m) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                     std::to_string(m.rows) + ", " + std::to_string(m.cols) + "), }";
+  // Magic (6) + version (2) + length (2) + dict + padding + '\n' is a multiple of 64.
+  size_t total = 10 + dict.size() + 1;
+  dict.append((64 - total % 64) % 64, ' ');
+  dict += '\n';
+  AtomicPath out(path);
+  {
+    std::ofstream f(out.temp(), std::ios::binary);
+    if (!f) throw InputError(path.string(), "cannot open for writing");
+    const uint16_t len = uint16_t(dict.size());
+    const char ver[2] = {1, 0};
+    f.write("\x93NUMPY", 6);
+    f.write(ver, 2);
+    const char lenb[2] = {char(len & 0xFF), char(len >> 8)};
+    f.write(lenb, 2);
+    f.write(dict.data(), std::streamsize(dict.size()));
+    // x86/ARM hosts are little-endian, which '<f4' is.
+    f.write(reinterpret_cast<const char*>(m.data.data()),
+            std::streamsize(m.data.size() * sizeof(float)));
+    if (!f) throw InputError(path.string(), "write failed");
+  }
+  out.commit();
+}
+
+Matrix read_npy_f32(const fs::path& path) {
+  const std::string file = path.string();
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw InputError(file, fs::exists(path) ? "cannot read" : "file not found");
+  NpyHeader h = read_header(f, file);
+  if (h.descr != "<f4") throw InputError(file, "expected dtype '<f4', got '" + h.descr + "'");
+  if (h.fortran_order) throw InputError(file, "Fortran-order arrays are not supported");
+  if (h.shape.size() != 2)
+    throw InputError(file, "expected a 2-D array, got " + std::to_string(h.shape.size()) +
+                               " dimensions");
+  Matrix m(h.shape[0], h.shape[1]);
+  if (element_count(h) > 0 &&
+      !f.read(reinterpret_cast<char*>(m.data.data()), std::streamsize(m.data.size() * 4)))
+    throw InputError(file, "truncated data: expected " + std::to_string(m.rows) + "x" +
+                               std::to_string(m.cols) + " float32 values");
+  return m;
+}
+
+}  // namespace hiscmcl

@@ -1,0 +1,62 @@
+#include "io/section_reader.h"
+
+#include "common/error.h"
+#include "io/h5ad.h"
+#include "io/image_info.h"
+#include "io/st_legacy_reader.h"
+#include "io/visium_reader.h"
+
+namespace hiscmcl {
+
+namespace {
+
+// An h5ad carries no image geometry of its own: take it from the manifest, map obsm/spatial
+// through the optional affine and check the centres against the image.
+void apply_manifest_geometry(const ManifestSection& ms, Section& s) {
+  std::array<double, 6> affine = ms.affine.value_or(std::array<double, 6>{1, 0, 0, 0, 1, 0});
+  if (ms.affine)
+    for (auto& p : s.pixel_xy) {
+      double x = p[0], y = p[1];
+      p = {affine[0] * x + affine[1] * y + affine[2], affine[3] * x + affine[4] * y + affine[5]};
+    }
+  s.image.affine = affine;
+  if (ms.spot_diameter_px) s.image.spot_diameter_px = *ms.spot_diameter_px;
+  if (ms.um_per_px) s.image.um_per_px = *ms.um_per_px;
+  auto it = ms.files.find("image");
+  if (it == ms.files.end()) return;
+  ImageSize size = read_image_size(it->second);
+  s.image.image_path = it->second.string();
+  s.image.width = size.width;
+  s.image.height = size.height;
+  for (size_t i = 0; i < s.pixel_xy.size(); ++i) {
+    const auto& p = s.pixel_xy[i];
+    if (!(p[0] >= 0 && p[0] < size.width && p[1] >= 0 && p[1] < size.height))
+      throw InputError(ms.files.at("file").string(),
+                       "spot " + s.spot_ids[i] + " centre (" + std::to_string(p[0]) + ", " +
+                           std::to_string(p[1]) + ") lies outside the image " + it->second.string() +
+                           " (" + std::to_string(size.width) + " x " + std::to_string(size.height) + " px)");
+  }
+}
+
+}  // namespace
+
+Section read_section(const ManifestSection& ms) {
+  Section s;
+  if (ms.format == "st_legacy") {
+    s = read_st_legacy(ms);
+  } else if (ms.format == "visium") {
+    s = read_visium(ms);
+  } else if (ms.format == "h5ad") {
+    auto it = ms.files.find("file");
+    if (it == ms.files.end()) throw InputError(ms.id, "h5ad section needs a 'file'");
+    s = read_h5ad_section(it->second);
+    apply_manifest_geometry(ms, s);
+  } else {
+    throw InputError(ms.id, "unknown format '" + ms.format + "' (expected st_legacy, visium or h5ad)");
+  }
+  s.id = ms.id;
+  s.patient = ms.patient;
+  return s;
+}
+
+}  // namespace hiscmcl

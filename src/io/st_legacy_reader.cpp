@@ -1,0 +1,362 @@
+#include "io/st_legacy_reader.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "io/image_info.h"
+#include "io/text_file.h"
+
+namespace fs = std::filesystem;
+
+namespace hiscmcl {
+namespace {
+
+enum class CountParse { ok, non_numeric, nan, negative, infinite };
+
+// Integers (the normal case) take a digit loop; anything else goes through from_chars.
+CountParse parse_count(std::string_view f, double& out) {
+  f = unquote(f);
+  if (f.empty()) return CountParse::non_numeric;
+  bool all_digits = f.size() < 16;
+  uint64_t v = 0;
+  for (char c : f) {
+    if (c < '0' || c > '9') {
+      all_digits = false;
+      break;
+    }
+    v = v * 10 + uint64_t(c - '0');
+  }
+  if (all_digits) {
+    out = double(v);
+    return CountParse::ok;
+  }
+  std::string_view g = f;
+  if (g.front() == '+') g.remove_prefix(1);
+  auto [ptr, ec] = std::from_chars(g.data(), g.data() + g.size(), out);
+  if (ec != std::errc() || ptr != g.data() + g.size()) return CountParse::non_numeric;
+  if (std::isnan(out)) return CountParse::nan;
+  if (std::isinf(out)) return CountParse::infinite;
+  if (out < 0) return CountParse::negative;
+  return CountParse::ok;
+}
+
+bool parse_number(std::string_view f, double& out) {
+  f = unquote(f);
+  if (!f.empty() && f.front() == '+') f.remove_prefix(1);
+  if (f.empty()) return false;
+  auto [ptr, ec] = std::from_chars(f.data(), f.data() + f.size(), out);
+  return ec == std::errc() && ptr == f.data() + f.size() && std::isfinite(out);
+}
+
+std::string line_no(size_t i) { return "line " + std::to_string(i + 1); }
+
+// Tab-separated unless the header has no tab but a comma.
+char detect_separator(std::string_view header) {
+  if (header.find('\t') != std::string_view::npos) return '\t';
+  if (header.find(',') != std::string_view::npos) return ',';
+  return '\t';
+}
+
+// Column index of each wanted name (-1 when absent), after lining the header up with the rows:
+// R's write.table leaves out the row-name column's header, so a header one field short of the
+// first data row gets an empty name prepended.
+std::vector<int> find_columns(std::vector<std::string_view> header, size_t first_row_fields,
+                              const std::vector<std::string>& names) {
+  if (first_row_fields == header.size() + 1) header.insert(header.begin(), std::string_view());
+  std::vector<int> idx(names.size(), -1);
+  for (size_t j = 0; j < header.size(); ++j)
+    for (size_t k = 0; k < names.size(); ++k)
+      if (idx[k] < 0 && unquote(header[j]) == names[k]) idx[k] = int(j);
+  return idx;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+// Half the median nearest-neighbour distance: the ST 1k array's spots are 100 µm across at a
+// 200 µm pitch. Only used when the manifest gives neither spot_diameter_px nor um_per_px.
+double estimate_spot_diameter(const std::vector<std::array<double, 2>>& xy) {
+  std::vector<double> nn;
+  for (size_t i = 0; i < xy.size(); ++i) {
+    double best = INFINITY;
+    for (size_t j = 0; j < xy.size(); ++j) {
+      if (i == j) continue;
+      double d = std::hypot(xy[i][0] - xy[j][0], xy[i][1] - xy[j][1]);
+      if (d > 0) best = std::min(best, d);
+    }
+    if (std::isfinite(best)) nn.push_back(best);
+  }
+  return median(nn) / 2;
+}
+
+}  // namespace
+
+std::string spot_key(double x, double y) {
+  return std::to_string(std::llround(x)) + "x" + std::to_string(std::llround(y));
+}
+
+std::array<double, 2> apply_affine(const std::array<double, 6>& a, double x, double y) {
+  return {a[0] * x + a[1] * y + a[2], a[3] * x + a[4] * y + a[5]};
+}
+
+CountsTable read_counts_tsv(const fs::path& path) {
+  const std::string file = path.string();
+  std::string text = read_maybe_gzipped(path);
+  std::vector<std::string_view> lines = split_lines(text);
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  if (lines.empty()) throw InputError(file, "empty counts file", "line 1");
+
+  std::vector<std::string_view> header = split_fields(lines[0], '\t');
+  // Normal layout: empty first field, then genes. R's write.table layout: genes only, rows one
+  // field longer.
+  size_t first_gene = 1;
+  if (lines.size() > 1) {
+    size_t row_fields = size_t(std::count(lines[1].begin(), lines[1].end(), '\t')) + 1;
+    if (row_fields == header.size() + 1 && !unquote(header[0]).empty()) first_gene = 0;
+  }
+  CountsTable t;
+  for (size_t j = first_gene; j < header.size(); ++j) t.genes.emplace_back(unquote(header[j]));
+  if (t.genes.empty() || (t.genes.size() == 1 && t.genes[0].empty()))
+    throw InputError(file, "counts header has no gene names (expected: empty field, then genes)",
+                     "line 1");
+  const size_t n_genes = t.genes.size();
+
+  SparseCounts& c = t.counts;
+  c.cols = int64_t(n_genes);
+  c.indptr.push_back(0);
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    if (line.empty()) continue;
+    auto wrong_width = [&](size_t n) {
+      return InputError(file,
+                        "row has " + std::to_string(n) + " counts but the header has " +
+                            std::to_string(n_genes) + " genes",
+                        line_no(i));
+    };
+    // Pointer scan without splitting first: this loop sees millions of fields.
+    const char* p = line.data();
+    const char* const end = p + line.size();
+    const char* tab = static_cast<const char*>(std::memchr(p, '\t', line.size()));
+    if (!tab) throw wrong_width(0);
+    t.spot_ids.emplace_back(unquote(std::string_view(p, size_t(tab - p))));
+    p = tab + 1;
+    size_t j = 0;
+    for (;;) {
+      if (j == n_genes) throw wrong_width(size_t(std::count(line.begin(), line.end(), '\t')));
+      const char* q = p;
+      uint64_t iv = 0;
+      while (q < end && unsigned(*q - '0') < 10u) iv = iv * 10 + uint64_t(*q++ - '0');
+      double v = 0;
+      if (q > p && q - p < 16 && (q == end || *q == '\t')) {
+        v = double(iv);
+      } else {
+        q = static_cast<const char*>(std::memchr(p, '\t', size_t(end - p)));
+        if (!q) q = end;
+        std::string_view field(p, size_t(q - p));
+        CountParse r = parse_count(field, v);
+        if (r != CountParse::ok) {
+          const char* what = r == CountParse::nan        ? "NaN count"
+                             : r == CountParse::negative ? "negative count"
+                             : r == CountParse::infinite ? "infinite count"
+                                                         : "non-numeric count";
+          throw InputError(file,
+                           std::string(what) + " '" + std::string(field) + "' for spot '" +
+                               t.spot_ids.back() + "', gene '" + t.genes[j] + "'",
+                           line_no(i) + ", column " + std::to_string(j + 2));
+        }
+      }
+      if (v != 0) {
+        c.indices.push_back(int32_t(j));
+        c.values.push_back(float(v));
+      }
+      ++j;
+      if (q == end) break;
+      p = q + 1;
+    }
+    if (j != n_genes) throw wrong_width(j);
+    c.indptr.push_back(int64_t(c.values.size()));
+  }
+  c.rows = int64_t(t.spot_ids.size());
+  return t;
+}
+
+std::vector<SpotTableRow> read_spot_table(const fs::path& path) {
+  const std::string file = path.string();
+  std::string text = read_maybe_gzipped(path);
+  std::vector<std::string_view> lines = split_lines(text);
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  if (lines.empty()) throw InputError(file, "empty spot table", "line 1");
+  char sep = detect_separator(lines[0]);
+  auto header = split_fields(lines[0], sep);
+  size_t first_fields = lines.size() > 1 ? split_fields(lines[1], sep).size() : header.size();
+  const std::vector<std::string> names = {"x", "y", "pixel_x", "pixel_y", "selected"};
+  std::vector<int> col = find_columns(header, first_fields, names);
+  for (size_t k = 0; k < 4; ++k)
+    if (col[k] < 0)
+      throw InputError(file, "spot table has no '" + names[k] +
+                                 "' column (expected x y new_x new_y pixel_x pixel_y selected)",
+                       "line 1");
+  std::vector<SpotTableRow> rows;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (lines[i].empty()) continue;
+    auto f = split_fields(lines[i], sep);
+    double v[5] = {0, 0, 0, 0, 1};
+    for (size_t k = 0; k < 5; ++k) {
+      if (col[k] < 0) continue;
+      if (size_t(col[k]) >= f.size())
+        throw InputError(file, "row is missing the '" + names[k] + "' column", line_no(i));
+      if (!parse_number(f[size_t(col[k])], v[k]))
+        throw InputError(file,
+                         "non-numeric " + names[k] + " '" + std::string(f[size_t(col[k])]) + "'",
+                         line_no(i));
+    }
+    rows.push_back({v[0], v[1], v[2], v[3], int(std::lround(v[4]))});
+  }
+  return rows;
+}
+
+std::map<std::string, std::string> read_spot_labels(const fs::path& path) {
+  const std::string file = path.string();
+  std::string text = read_maybe_gzipped(path);
+  std::vector<std::string_view> lines = split_lines(text);
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  if (lines.empty()) throw InputError(file, "empty labels file", "line 1");
+  char sep = detect_separator(lines[0]);
+  auto header = split_fields(lines[0], sep);
+  size_t first_fields = lines.size() > 1 ? split_fields(lines[1], sep).size() : header.size();
+  std::vector<int> col = find_columns(header, first_fields, {"x", "y", "label"});
+  const char* names[3] = {"x", "y", "label"};
+  for (int k = 0; k < 3; ++k)
+    if (col[size_t(k)] < 0)
+      throw InputError(file, std::string("labels file has no '") + names[k] + "' column", "line 1");
+  std::map<std::string, std::string> out;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (lines[i].empty()) continue;
+    auto f = split_fields(lines[i], sep);
+    int need = std::max({col[0], col[1], col[2]});
+    if (int(f.size()) <= need) throw InputError(file, "row has too few columns", line_no(i));
+    double x = 0, y = 0;
+    if (!parse_number(f[size_t(col[0])], x) || !parse_number(f[size_t(col[1])], y))
+      throw InputError(file, "non-numeric x or y", line_no(i));
+    auto [it, inserted] = out.emplace(spot_key(x, y), std::string(unquote(f[size_t(col[2])])));
+    if (!inserted) spdlog::warn("{} ({}): second label row for spot {} ignored", file, line_no(i), it->first);
+  }
+  return out;
+}
+
+Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats_out) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto need = [&](const char* key) -> const fs::path& {
+    auto it = ms.files.find(key);
+    if (it == ms.files.end())
+      throw InputError(ms.id, std::string("st_legacy section needs a '") + key + "' file");
+    return it->second;
+  };
+  const fs::path& counts_path = need("counts");
+  const fs::path& spots_path = need("spots");
+  const fs::path& image_path = need("image");
+
+  // Image first: a truncated or missing image fails before the heavier counts parse.
+  ImageSize size = read_image_size(image_path);
+  CountsTable ct = read_counts_tsv(counts_path);
+  std::vector<SpotTableRow> table = read_spot_table(spots_path);
+
+  StLegacyJoinStats st;
+  st.count_rows = int64_t(ct.spot_ids.size());
+  st.table_rows = int64_t(table.size());
+  std::unordered_map<std::string, size_t> by_key;
+  for (size_t i = 0; i < table.size(); ++i) {
+    auto [it, inserted] = by_key.emplace(spot_key(table[i].x, table[i].y), i);
+    if (!inserted)
+      throw InputError(spots_path.string(), "duplicate spot " + it->first, line_no(i + 1));
+    if (table[i].selected != 1) ++st.unselected;
+  }
+
+  std::vector<int64_t> keep_rows;
+  std::vector<size_t> keep_table;
+  std::vector<bool> table_used(table.size(), false);
+  for (size_t r = 0; r < ct.spot_ids.size(); ++r) {
+    auto it = by_key.find(ct.spot_ids[r]);
+    if (it == by_key.end()) {
+      ++st.counts_without_spot;
+      continue;
+    }
+    table_used[it->second] = true;
+    if (table[it->second].selected != 1) continue;
+    keep_rows.push_back(int64_t(r));
+    keep_table.push_back(it->second);
+  }
+  for (size_t i = 0; i < table.size(); ++i)
+    if (table[i].selected == 1 && !table_used[i]) ++st.spots_without_counts;
+  st.joined = int64_t(keep_rows.size());
+  if (st.counts_without_spot)
+    spdlog::warn("{}: {} count rows have no row in {} (dropped)", counts_path.string(),
+                 st.counts_without_spot, spots_path.string());
+  if (st.spots_without_counts)
+    spdlog::warn("{}: {} selected spots have no count row in {} (dropped)", spots_path.string(),
+                 st.spots_without_counts, counts_path.string());
+  if (keep_rows.empty())
+    throw InputError(counts_path.string(),
+                     "empty section: no spot is both in the counts and selected (== 1) in " +
+                         spots_path.string());
+
+  Section s;
+  s.id = ms.id;
+  s.patient = ms.patient;
+  s.genes = std::move(ct.genes);
+  s.counts = ct.counts.select_rows(keep_rows);
+  std::array<double, 6> affine = ms.affine.value_or(std::array<double, 6>{1, 0, 0, 0, 1, 0});
+  for (size_t k = 0; k < keep_rows.size(); ++k) {
+    const SpotTableRow& row = table[keep_table[k]];
+    s.spot_ids.push_back(ct.spot_ids[size_t(keep_rows[k])]);
+    s.array_xy.push_back({row.x, row.y});
+    auto p = apply_affine(affine, row.pixel_x, row.pixel_y);
+    if (!(p[0] >= 0 && p[0] < size.width && p[1] >= 0 && p[1] < size.height))
+      throw InputError(spots_path.string(),
+                       "spot " + s.spot_ids.back() + " centre (" + std::to_string(p[0]) + ", " +
+                           std::to_string(p[1]) + ") lies outside the image " +
+                           image_path.string() + " (" + std::to_string(size.width) + " x " +
+                           std::to_string(size.height) + " px); check the affine");
+    s.pixel_xy.push_back(p);
+  }
+
+  if (auto it = ms.files.find("labels"); it != ms.files.end()) {
+    auto labels = read_spot_labels(it->second);
+    for (const auto& id : s.spot_ids) {
+      auto l = labels.find(id);
+      if (l == labels.end()) ++st.unlabeled;
+      s.labels.push_back(l == labels.end() ? "undetermined" : l->second);
+    }
+    if (st.unlabeled)
+      spdlog::warn("{}: {} spots have no label row (labelled 'undetermined')", it->second.string(),
+                   st.unlabeled);
+  }
+
+  ImageGeometry& g = s.image;
+  g.image_path = image_path.string();
+  g.width = size.width;
+  g.height = size.height;
+  g.affine = affine;
+  if (ms.spot_diameter_px) g.spot_diameter_px = *ms.spot_diameter_px;
+  else if (ms.um_per_px) g.spot_diameter_px = 100.0 / *ms.um_per_px;
+  else g.spot_diameter_px = estimate_spot_diameter(s.pixel_xy);
+  g.um_per_px = ms.um_per_px ? *ms.um_per_px : 100.0 / g.spot_diameter_px;
+
+  if (stats_out) *stats_out = st;
+  double ms_elapsed =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::debug("{}: {} spots x {} genes read in {:.0f} ms", ms.id, s.n_spots(), s.n_genes(),
+                ms_elapsed);
+  return s;
+}
+
+}  // namespace hiscmcl

@@ -1,0 +1,76 @@
+#include "io/text_file.h"
+
+#include <zlib.h>
+
+#include "common/error.h"
+
+namespace fs = std::filesystem;
+
+namespace hiscmcl {
+
+std::string read_maybe_gzipped(const fs::path& path) {
+  if (!fs::exists(path)) throw InputError(path.string(), "file not found");
+  if (fs::is_directory(path)) throw InputError(path.string(), "is a folder, expected a file");
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (!gz) throw InputError(path.string(), "cannot open file");
+  gzbuffer(gz, 1 << 20);
+  std::string out;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    int n = gzread(gz, buf.data(), unsigned(buf.size()));
+    if (n < 0) {
+      int err = 0;
+      std::string msg = gzerror(gz, &err);
+      gzclose(gz);
+      throw InputError(path.string(), "cannot read (corrupt gzip?): " + msg);
+    }
+    if (n == 0) break;
+    out.append(buf.data(), size_t(n));
+  }
+  // A gzip stream cut short reads as a clean EOF with Z_BUF_ERROR pending.
+  int err = 0;
+  const char* msg = gzerror(gz, &err);
+  std::string msg_copy = msg ? msg : "";
+  gzclose(gz);
+  if (err != Z_OK && err != Z_STREAM_END)
+    throw InputError(path.string(), "truncated or corrupt gzip: " + msg_copy);
+  return out;
+}
+
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::vector<std::string_view> split_fields(std::string_view line, char sep) {
+  std::vector<std::string_view> fields;
+  size_t start = 0;
+  for (;;) {
+    size_t end = line.find(sep, start);
+    if (end == std::string_view::npos) {
+      fields.push_back(line.substr(start));
+      break;
+    }
+    fields.push_back(line.substr(start, end - start));
+    start = end + 1;
+  }
+  return fields;
+}
+
+std::string_view unquote(std::string_view f) {
+  while (!f.empty() && (f.front() == ' ')) f.remove_prefix(1);
+  while (!f.empty() && (f.back() == ' ')) f.remove_suffix(1);
+  if (f.size() >= 2 && f.front() == '"' && f.back() == '"') f = f.substr(1, f.size() - 2);
+  return f;
+}
+
+}  // namespace hiscmcl

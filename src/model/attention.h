@@ -1,0 +1,50 @@
+// Attention building blocks written out (not torch::nn::MultiheadAttention) so the layouts match
+// the reference and the spec exactly:
+//  - SpotSelfAttention (spec §3.3): one bias-free Linear to Q,K,V (split in that order), per-head
+//    softmax(QKᵀ/√d_h), concat, Linear with bias, dropout. Input [N, L, G]: attention over L.
+//  - CrossAttention (spec §3.8 H1): separate Q/K/V projections with bias, output projection with
+//    bias. Query [B, 1, D] over keys/values [B, T, D].
+//  - SpotTransformerBlock: pre-norm block Z += Attn(LN(Z)); Z += FF(LN(Z)), FF = G→G GELU G→G.
+#pragma once
+#include <torch/torch.h>
+
+namespace hiscmcl {
+
+class SpotSelfAttentionImpl : public torch::nn::Module {
+ public:
+  SpotSelfAttentionImpl(int64_t dim, int64_t heads, int64_t head_dim, double dropout);
+  torch::Tensor forward(const torch::Tensor& x);  // [N, L, dim]
+
+ private:
+  int64_t heads_, head_dim_;
+  torch::nn::Linear qkv_{nullptr}, out_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+};
+TORCH_MODULE(SpotSelfAttention);
+
+class SpotTransformerBlockImpl : public torch::nn::Module {
+ public:
+  SpotTransformerBlockImpl(int64_t dim, int64_t heads, int64_t head_dim, double dropout);
+  torch::Tensor forward(torch::Tensor x);  // [N, L, dim]
+
+ private:
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
+  SpotSelfAttention attn_{nullptr};
+  torch::nn::Linear ff1_{nullptr}, ff2_{nullptr};
+  torch::nn::Dropout drop1_{nullptr}, drop2_{nullptr};
+};
+TORCH_MODULE(SpotTransformerBlock);
+
+class CrossAttentionImpl : public torch::nn::Module {
+ public:
+  CrossAttentionImpl(int64_t dim, int64_t heads);
+  // query [B, Q, dim], context [B, T, dim] -> [B, Q, dim]
+  torch::Tensor forward(const torch::Tensor& query, const torch::Tensor& context);
+
+ private:
+  int64_t heads_;
+  torch::nn::Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, out_{nullptr};
+};
+TORCH_MODULE(CrossAttention);
+
+}  // namespace hiscmcl

@@ -1,0 +1,51 @@
+#include "model/image_branch.h"
+
+namespace hiscmcl {
+
+ImageBranchImpl::ImageBranchImpl(int64_t feature_dim, int64_t n_scales, const ModelConfig& cfg)
+    : mode_(cfg.fusion), gate_on_(cfg.scale_gate) {
+  using namespace torch::nn;
+  input_dropout_ = register_module("input_dropout", Dropout(cfg.input_dropout));
+  if (mode_ == "hierarchical") {
+    token_proj_ = register_module("token_proj", Linear(feature_dim, cfg.d_model));
+    token_norm_ = register_module("token_norm", LayerNorm(LayerNormOptions({cfg.d_model})));
+    neigh_attn_ = register_module("neighbourhood_attn", CrossAttention(cfg.d_model, cfg.fusion_heads));
+    global_attn_ = register_module("global_attn", CrossAttention(cfg.d_model, cfg.fusion_heads));
+    fused_norm_ = register_module("fused_norm", LayerNorm(LayerNormOptions({cfg.d_model})));
+    head_ = register_module("head", ProjectionHead(cfg.d_model, cfg.proj_dim));
+  } else if (mode_ == "multiscale") {
+    if (gate_on_) gate_ = register_module("scale_gate", Linear(n_scales * feature_dim, n_scales));
+    fusion_linear_ = register_module("fusion", Linear(n_scales * feature_dim, feature_dim));
+    fusion_norm_ = register_module("fusion_norm", LayerNorm(LayerNormOptions({feature_dim})));
+    fusion_dropout_ = register_module("fusion_dropout", Dropout(cfg.fusion_dropout));
+    head_ = register_module("head", ProjectionHead(feature_dim, cfg.proj_dim));
+  } else {
+    head_ = register_module("head", ProjectionHead(feature_dim, cfg.proj_dim));
+  }
+}
+
+torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in) {
+  if (mode_ == "hierarchical") {
+    auto tokens = [&](const torch::Tensor& x) { return token_norm_(token_proj_(input_dropout_(x))); };
+    auto q = tokens(in.spot).unsqueeze(1);  // [B, 1, d]
+    auto neigh = tokens(in.neighbours);
+    if (in.neighbourhood.defined()) neigh = torch::cat({tokens(in.neighbourhood).unsqueeze(1), neigh}, 1);
+    auto y1 = neigh_attn_(q, neigh);
+    auto y2 = global_attn_(q, tokens(in.global));
+    return fused_norm_(q + y1 + y2).squeeze(1);
+  }
+  if (mode_ == "multiscale") {
+    auto f = input_dropout_(in.scales);  // [B, S, D]
+    auto c = f.flatten(1);
+    if (gate_on_) {
+      auto w = torch::softmax(gate_(c), -1);  // [B, S]
+      c = (f * w.unsqueeze(-1)).flatten(1);
+    }
+    return fusion_dropout_(torch::relu(fusion_norm_(fusion_linear_(c))));
+  }
+  return input_dropout_(in.spot);
+}
+
+torch::Tensor ImageBranchImpl::forward(const ImageInputs& in) { return head_(fuse(in)); }
+
+}  // namespace hiscmcl

@@ -1,0 +1,89 @@
+// Everything a run needs besides the data: encoder, model, loss, training and prediction settings.
+// Read from a TOML config (configs/default.toml, configs/reference.toml); unknown keys are errors so
+// a typo never silently falls back to a default. Stored with each model as JSON.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace hiscmcl {
+
+struct EncoderConfig {
+  std::string name = "histo";      // histo | resnet18 | resnet50 | densenet121 | torchscript:<file>
+  std::string weights;             // CNN weight file ("" = seeded random init)
+  double spot_fov = 1.0;           // spot-level crop side, in spot diameters
+  double neighbourhood_fov = 3.0;  // neighbourhood crop side, in spot diameters
+  int compat_crop_px = 0;          // > 0: fixed pixel crops like the reference (224), fov ignored
+  std::string upsampled_scales;    // reference multi-scale: e.g. "224,672" (same crop, upsampled)
+  std::string img_norm = "imagenet";
+  int batch_size = 32;
+  std::string device = "cpu";
+};
+
+struct ModelConfig {
+  std::string fusion = "hierarchical";  // hierarchical (spec §3.8 H1) | multiscale (§3.6) | spot
+  int64_t d_model = 256;                // width of the image-side fusion
+  int64_t proj_dim = 256;               // shared embedding size P
+  int64_t fusion_heads = 8;
+  int n_neighbours = 9;                 // neighbourhood tokens: nearest spots (self included)
+  int n_global = 49;                    // global tokens: nearest spots (self included)
+  bool scale_gate = false;              // multiscale: softmax gate over scales
+  double fusion_dropout = 0.0;
+  std::string spot_context = "batch";   // batch (reference) | spatial (neighbours; batch-independent)
+  int spot_context_size = 9;            // spatial: spots attended (self included)
+  int64_t spot_layers = 2;
+  int64_t spot_heads = 16;
+  int64_t spot_head_dim = 128;
+  double spot_dropout = 0.0;
+  bool position_embedding = true;
+  double input_dropout = 0.0;           // dropout on the (standardised) image features, training only
+};
+
+struct LossConfig {
+  double temperature = 1.0;
+  bool learn_temperature = false;
+  bool l2_normalize = false;
+};
+
+struct TrainConfig {
+  std::string mode = "frozen";  // frozen (cached features) | end_to_end (CNN trunk trained)
+  int epochs = 100;
+  int batch_size = 128;
+  double lr = 1e-4;
+  double weight_decay = 1e-3;   // coupled L2 (Adam), as the reference
+  int accumulation = 4;
+  uint64_t seed = 0;
+  bool drop_last = false;
+  bool augment = true;          // end_to_end only (spec §2.9)
+};
+
+struct PredictConfig {
+  int k = 200;
+  std::string distance = "L1";     // L1 | L2 (weights 1/d²)
+  std::string key_context = "compat";  // compat: chunks of key_chunk over the section order | per_section
+  int key_chunk = 32;
+  double ridge_alpha = 0;          // 0: chosen by leave-one-section-out among a grid
+};
+
+struct DataConfig {
+  std::string normalization = "per_spot";  // training input
+  std::string eval_norm = "per_spot";      // truth and retrieved keys: per_spot | per_gene_compat
+};
+
+struct RunConfig {
+  std::string name = "default";
+  EncoderConfig encoder;
+  ModelConfig model;
+  LossConfig loss;
+  TrainConfig train;
+  PredictConfig predict;
+  DataConfig data;
+};
+
+RunConfig load_run_config(const std::filesystem::path& toml_path);  // InputError on bad keys/values
+RunConfig run_config_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const RunConfig& c);
+
+}  // namespace hiscmcl

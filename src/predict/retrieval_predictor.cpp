@@ -1,0 +1,51 @@
+#include "predict/retrieval_predictor.h"
+
+#include "data/spatial_neighbours.h"
+#include "eval/retrieval.h"
+#include "train/feature_tensors.h"
+#include "train/trainer.h"
+
+namespace hiscmcl {
+
+Matrix RetrievalPredictor::image_embeddings(const std::vector<std::array<double, 2>>& pixel_xy,
+                                            const SectionFeatures& features) {
+  PreparedSection query;
+  query.id = "query";
+  query.pixel_xy = pixel_xy;
+  query.array_xy.assign(pixel_xy.size(), {0.0, 0.0});
+  query.spot_ids.assign(pixel_xy.size(), "");
+  FeatureTensors t = build_feature_tensors({&query}, {features}, bundle_.stats,
+                                           bundle_.config.model, false);
+  return to_matrix(hiscmcl::image_embeddings(bundle_.model, t, bundle_.config));
+}
+
+Matrix RetrievalPredictor::predict(const std::vector<std::array<double, 2>>& pixel_xy,
+                                   const SectionFeatures& features) {
+  Matrix q = image_embeddings(pixel_xy, features);
+  return retrieval_predict(q, to_matrix(bundle_.key_embeddings), to_matrix(bundle_.key_expression),
+                           bundle_.config.predict.k,
+                           parse_retrieval_distance(bundle_.config.predict.distance));
+}
+
+Matrix baseline_features(const std::vector<std::array<double, 2>>& pixel_xy,
+                         const SectionFeatures& features) {
+  const Matrix& spot = features.level("spot");
+  const Matrix& neigh = features.level("neighbourhood");
+  const int64_t n = spot.rows, d = spot.cols;
+  auto nb9 = nearest_spots(pixel_xy, 9), nb49 = nearest_spots(pixel_xy, 49);
+  Matrix x(n, 4 * d);
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = x.row(i);
+    for (int64_t c = 0; c < d; ++c) {
+      row[c] = spot(i, c);
+      row[d + c] = neigh(i, c);
+    }
+    for (int k = 0; k < 9; ++k)
+      for (int64_t c = 0; c < d; ++c) row[2 * d + c] += spot(nb9[size_t(i * 9 + k)], c) / 9.f;
+    for (int k = 0; k < 49; ++k)
+      for (int64_t c = 0; c < d; ++c) row[3 * d + c] += spot(nb49[size_t(i * 49 + k)], c) / 49.f;
+  }
+  return x;
+}
+
+}  // namespace hiscmcl

@@ -1,0 +1,51 @@
+// Spots of one or more sections as tensors for the model: standardised image features at each
+// level, each spot's nearest-spot index lists (neighbourhood, global, spatial context), and — for
+// training sections — the expression and array coordinates. Indices are global over the
+// concatenation of the sections, in the order given; neighbours never cross sections.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "data/section.h"
+#include "encoders/section_features.h"
+#include "model/image_branch.h"
+#include "model/run_config.h"
+
+namespace hiscmcl {
+
+// Per-level standardisation (z-score) fitted on the training spots; sd 0 -> 1.
+struct FeatureStats {
+  torch::Tensor spot_mean, spot_sd, neigh_mean, neigh_sd;
+};
+
+struct FeatureTensors {
+  torch::Tensor spot;           // [N, D] standardised
+  torch::Tensor neighbourhood;  // [N, D] standardised
+  torch::Tensor neighbours;     // [N, n] int64
+  torch::Tensor global;         // [N, m] int64
+  torch::Tensor context;        // [N, K] int64 (spatial spot context)
+  torch::Tensor expression;     // [N, G] (training sections only; undefined otherwise)
+  torch::Tensor xy;             // [N, 2] int64 array coordinates
+  std::vector<std::string> section_ids;
+  std::vector<int64_t> offsets;  // section s = rows [offsets[s], offsets[s+1])
+
+  int64_t size() const { return spot.size(0); }
+  // Image-branch inputs of the rows idx.
+  ImageInputs image_inputs(const torch::Tensor& idx, const std::string& fusion) const;
+};
+
+FeatureStats fit_feature_stats(const std::vector<SectionFeatures>& features);
+
+// sections and features in the same order. with_expression: take expression from sections.
+FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& sections,
+                                     const std::vector<SectionFeatures>& features,
+                                     const FeatureStats& stats, const ModelConfig& cfg,
+                                     bool with_expression);
+
+// Rows of a Matrix as a float tensor (copy) and back.
+torch::Tensor to_tensor(const Matrix& m);
+Matrix to_matrix(const torch::Tensor& t);
+
+}  // namespace hiscmcl

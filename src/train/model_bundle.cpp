@@ -1,0 +1,78 @@
+#include "train/model_bundle.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/atomic_output.h"
+#include "common/error.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace hiscmcl {
+
+void save_model_bundle(const fs::path& dir, ModelBundle& b) {
+  fs::create_directories(dir);
+  json j;
+  j["format"] = "hiscmcl-model/1";
+  j["config"] = to_json(b.config);
+  j["shape"] = {{"feature_dim", b.shape.feature_dim}, {"n_scales", b.shape.n_scales},
+                {"n_genes", b.shape.n_genes}, {"max_x", b.shape.max_x}, {"max_y", b.shape.max_y}};
+  j["genes"] = b.genes;
+  j["normalization"] = b.normalization;
+  j["train_sections"] = b.train_sections;
+  j["key_offsets"] = b.key_offsets;
+  j["spot_diameter_px"] = b.spot_diameter_px;
+  j["um_per_px"] = b.um_per_px;
+  {
+    AtomicPath p(dir / "model.pt");
+    torch::save(b.model, p.temp().string());
+    p.commit();
+  }
+  {
+    AtomicPath p(dir / "tensors.pt");
+    std::vector<torch::Tensor> t = {b.stats.spot_mean, b.stats.spot_sd, b.stats.neigh_mean,
+                                    b.stats.neigh_sd, b.key_embeddings, b.key_expression};
+    torch::save(t, p.temp().string());
+    p.commit();
+  }
+  // model.json last: its presence marks a complete bundle.
+  write_text_file(dir / "model.json", j.dump(1));
+}
+
+ModelBundle load_model_bundle(const fs::path& dir) {
+  fs::path meta = dir / "model.json";
+  if (!fs::exists(meta)) throw InputError(dir.string(), "not a trained model folder (no model.json)");
+  ModelBundle b;
+  try {
+    json j = json::parse(read_text_file(meta));
+    if (j.value("format", "") != "hiscmcl-model/1")
+      throw InputError(meta.string(), "unknown model format");
+    b.config = run_config_from_json(j["config"]);
+    auto& s = j["shape"];
+    b.shape = {s["feature_dim"], s["n_scales"], s["n_genes"], s["max_x"], s["max_y"]};
+    b.genes = j["genes"].get<std::vector<std::string>>();
+    b.normalization = j["normalization"];
+    b.train_sections = j["train_sections"].get<std::vector<std::string>>();
+    b.key_offsets = j["key_offsets"].get<std::vector<int64_t>>();
+    b.spot_diameter_px = j["spot_diameter_px"];
+    b.um_per_px = j["um_per_px"];
+  } catch (const json::exception& e) {
+    throw InputError(meta.string(), std::string("malformed: ") + e.what());
+  }
+  b.model = HisCMCLModel(b.shape, b.config);
+  try {
+    torch::load(b.model, (dir / "model.pt").string());
+    std::vector<torch::Tensor> t;
+    torch::load(t, (dir / "tensors.pt").string());
+    if (t.size() != 6) throw InputError((dir / "tensors.pt").string(), "expected 6 tensors");
+    b.stats = {t[0], t[1], t[2], t[3]};
+    b.key_embeddings = t[4];
+    b.key_expression = t[5];
+  } catch (const c10::Error& e) {
+    throw InputError(dir.string(), std::string("cannot load model weights: ") + e.what_without_backtrace());
+  }
+  b.model->eval();
+  return b;
+}
+
+}  // namespace hiscmcl

@@ -1,0 +1,39 @@
+// MODEL/: everything `predict` needs, written by `train`:
+//   model.pt        the HisCMCL module's parameters and buffers (torch::save)
+//   tensors.pt      feature standardisation, retrieval keys (training spots' expression
+//                   embeddings) and their measured expression
+//   model.json      resolved config, model shape, gene panel, normalisation, encoder, key sections,
+//                   training geometry (spot diameter, µm/px)
+//   train_log.csv   epoch,loss,seconds,spots_per_s,temperature
+#pragma once
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "model/hiscmcl_model.h"
+#include "model/run_config.h"
+#include "train/feature_tensors.h"
+
+namespace hiscmcl {
+
+struct ModelBundle {
+  RunConfig config;
+  ModelShape shape;
+  std::vector<std::string> genes;
+  std::string normalization;       // training input normalisation
+  std::vector<std::string> train_sections;
+  std::vector<int64_t> key_offsets;  // per training section in the key matrices
+  double spot_diameter_px = 0;     // median over training sections
+  double um_per_px = 0;
+  FeatureStats stats;
+  torch::Tensor key_embeddings;    // [Nk, P]
+  torch::Tensor key_expression;    // [Nk, G] (config.data.eval_norm)
+  HisCMCLModel model{nullptr};
+};
+
+void save_model_bundle(const std::filesystem::path& dir, ModelBundle& b);  // atomic folder
+ModelBundle load_model_bundle(const std::filesystem::path& dir);          // InputError if bad
+
+}  // namespace hiscmcl

@@ -1,0 +1,169 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "common/atomic_output.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "data/normalize.h"
+
+namespace hiscmcl {
+namespace {
+
+torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const torch::Tensor& idx,
+                           const RunConfig& cfg) {
+  if (cfg.model.spot_context == "spatial") {
+    auto ctx = t.context.index_select(0, idx);  // [B, K]
+    auto flat = ctx.flatten();
+    auto expr = t.expression.index_select(0, flat).view({ctx.size(0), ctx.size(1), -1});
+    auto xy = t.xy.index_select(0, flat).view({ctx.size(0), ctx.size(1), 2});
+    return model->spot_embedding(expr, xy).select(1, 0);
+  }
+  auto expr = t.expression.index_select(0, idx).unsqueeze(0);
+  auto xy = t.xy.index_select(0, idx).unsqueeze(0);
+  return model->spot_embedding(expr, xy).squeeze(0);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+torch::Tensor spot_embeddings(HisCMCLModel& model, const FeatureTensors& t, const RunConfig& cfg) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  std::vector<torch::Tensor> parts;
+  auto run_chunks = [&](int64_t begin, int64_t end, int64_t chunk) {
+    for (int64_t i = begin; i < end; i += chunk) {
+      auto idx = torch::arange(i, std::min(end, i + chunk), torch::kInt64);
+      parts.push_back(spot_forward(model, t, idx, cfg));
+    }
+  };
+  if (cfg.model.spot_context == "spatial") {
+    run_chunks(0, t.size(), 256);
+  } else if (cfg.predict.key_context == "per_section") {
+    for (size_t s = 0; s + 1 < t.offsets.size(); ++s)
+      run_chunks(t.offsets[s], t.offsets[s + 1], cfg.predict.key_chunk);
+  } else {
+    run_chunks(0, t.size(), cfg.predict.key_chunk);
+  }
+  return torch::cat(parts, 0);
+}
+
+torch::Tensor image_embeddings(HisCMCLModel& model, const FeatureTensors& t, const RunConfig& cfg) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < t.size(); i += 256) {
+    auto idx = torch::arange(i, std::min(t.size(), i + 256), torch::kInt64);
+    parts.push_back(model->image_embedding(t.image_inputs(idx, cfg.model.fusion)));
+  }
+  return torch::cat(parts, 0);
+}
+
+TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
+                         const std::vector<SectionFeatures>& features, const RunConfig& cfg) {
+  if (sections.empty()) throw std::invalid_argument("no training sections");
+  torch::manual_seed(cfg.train.seed);
+  TrainResult result;
+  ModelBundle& b = result.bundle;
+  b.config = cfg;
+  b.genes = sections[0]->genes;
+  b.normalization = sections[0]->normalization;
+  std::vector<double> diam, umpp;
+  for (auto* s : sections) {
+    if (s->genes != b.genes)
+      throw std::invalid_argument("training sections " + sections[0]->id + " and " + s->id +
+                                  " have different gene panels; prepare them together");
+    b.train_sections.push_back(s->id);
+    diam.push_back(s->image.spot_diameter_px);
+    if (s->image.um_per_px > 0) umpp.push_back(s->image.um_per_px);
+  }
+  b.spot_diameter_px = median(diam);
+  b.um_per_px = median(umpp);
+
+  b.stats = fit_feature_stats(features);
+  FeatureTensors t = build_feature_tensors(sections, features, b.stats, cfg.model, true);
+  b.shape.feature_dim = t.spot.size(1);
+  b.shape.n_scales = 2;
+  b.shape.n_genes = int64_t(b.genes.size());
+  b.shape.max_x = t.xy.select(1, 0).max().item<int64_t>();
+  b.shape.max_y = t.xy.select(1, 1).max().item<int64_t>();
+  b.model = HisCMCLModel(b.shape, cfg);
+
+  torch::optim::Adam opt(b.model->parameters(),
+                         torch::optim::AdamOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));
+  const int64_t n = t.size();
+  const int64_t bs = std::min<int64_t>(cfg.train.batch_size, n);
+  int64_t batches = cfg.train.drop_last ? n / bs : (n + bs - 1) / bs;
+  ProgressBar bar("train", int64_t(cfg.train.epochs) * batches, "batch");
+  auto t_start = std::chrono::steady_clock::now();
+  for (int epoch = 1; epoch <= cfg.train.epochs; ++epoch) {
+    b.model->train();
+    auto e_start = std::chrono::steady_clock::now();
+    auto perm = torch::randperm(n, torch::kInt64);
+    double loss_sum = 0;
+    int64_t loss_n = 0, spots = 0;
+    opt.zero_grad();
+    for (int64_t bi = 0; bi < batches; ++bi) {
+      auto idx = perm.slice(0, bi * bs, std::min(n, (bi + 1) * bs));
+      auto img = b.model->image_embedding(t.image_inputs(idx, cfg.model.fusion));
+      auto spot = spot_forward(b.model, t, idx, cfg);
+      auto loss = b.model->loss(spot, img);
+      (loss / cfg.train.accumulation).backward();
+      // Step after every accumulation group and after the epoch's last micro-batch (spec §5).
+      if ((bi + 1) % cfg.train.accumulation == 0 || bi + 1 == batches) {
+        opt.step();
+        opt.zero_grad();
+      }
+      loss_sum += loss.item<double>() * double(idx.size(0));
+      loss_n += idx.size(0);
+      spots += idx.size(0);
+      bar.advance();
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - e_start).count();
+    EpochLog e{epoch, loss_sum / std::max<int64_t>(1, loss_n), secs, spots / std::max(secs, 1e-9),
+               b.model->temperature()};
+    result.log.push_back(e);
+    std::ostringstream suf;
+    suf.precision(4);
+    suf << " loss " << e.loss << " " << int(e.spots_per_s) << " spots/s";
+    bar.set_suffix(suf.str());
+    spdlog::debug("epoch {} loss {:.5f} ({:.2f}s)", epoch, e.loss, secs);
+  }
+  bar.finish();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+
+  // Retrieval keys: the training spots' expression embeddings and their expression on the
+  // evaluation scale.
+  b.key_embeddings = spot_embeddings(b.model, t, cfg);
+  b.key_offsets = t.offsets;
+  Normalization eval_norm = parse_normalization(cfg.data.eval_norm);
+  if (to_string(eval_norm) == b.normalization) {
+    b.key_expression = t.expression.clone();
+  } else {
+    std::vector<torch::Tensor> parts;
+    for (auto* s : sections) parts.push_back(to_tensor(normalize(s->counts, eval_norm)));
+    b.key_expression = torch::cat(parts, 0);
+  }
+  return result;
+}
+
+void write_train_log(const std::filesystem::path& path, const std::vector<EpochLog>& log) {
+  std::ostringstream ss;
+  ss << "epoch,loss,seconds,spots_per_s,temperature\n";
+  ss.precision(8);
+  for (auto& e : log)
+    ss << e.epoch << "," << e.loss << "," << e.seconds << "," << e.spots_per_s << ","
+       << e.temperature << "\n";
+  write_text_file(path, ss.str());
+}
+
+}  // namespace hiscmcl

@@ -1,0 +1,39 @@
+// Frozen-feature training of HisCMCL (spec §5): encoder features come from the cache; the image
+// branch (fusion + head) and the spot branch (position tables, transformer, head) are trained with
+// the symmetric contrastive loss. Adam with coupled weight decay, shuffled batches, gradient
+// accumulation, fixed seeds. After training the training spots' expression embeddings (the
+// retrieval keys) are computed in the configured key context.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "train/model_bundle.h"
+
+namespace hiscmcl {
+
+struct EpochLog {
+  int epoch = 0;
+  double loss = 0, seconds = 0, spots_per_s = 0, temperature = 1;
+};
+
+struct TrainResult {
+  ModelBundle bundle;
+  std::vector<EpochLog> log;
+  double seconds = 0;
+};
+
+// sections[i] and features[i] describe the same training section.
+TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
+                         const std::vector<SectionFeatures>& features, const RunConfig& cfg);
+
+void write_train_log(const std::filesystem::path& path, const std::vector<EpochLog>& log);
+
+// Spot-branch embeddings of every row of t (which must carry expression), in the key context:
+// batch context: chunks of cfg.predict.key_chunk over the concatenated order (compat) or within
+// each section (per_section); spatial context: each spot with its neighbours.
+torch::Tensor spot_embeddings(HisCMCLModel& model, const FeatureTensors& t, const RunConfig& cfg);
+// Image-branch embeddings of every row of t.
+torch::Tensor image_embeddings(HisCMCLModel& model, const FeatureTensors& t, const RunConfig& cfg);
+
+}  // namespace hiscmcl
