@@ -28,6 +28,10 @@ void ProgressBar::advance(int64_t n) {
   if (tty_ && (now - last_draw_ > std::chrono::milliseconds(100) || done_ >= total_)) {
     last_draw_ = now;
     draw(false);
+  } else if (!tty_ && total_ > 0 && done_ < total_) {
+    // Logs and pipes: one line per quarter, so long work still shows it is alive.
+    int64_t quarter = std::max<int64_t>(1, total_ / 4);
+    if (done_ / quarter != (done_ - n) / quarter) draw(false);
   }
 }
 
@@ -45,7 +49,6 @@ void ProgressBar::finish() {
 
 void ProgressBar::draw(bool final) {
   if (!enabled_) return;
-  if (!tty_ && !final) return;
   double secs = elapsed_seconds();
   double rate = secs > 0 ? done_ / secs : 0.0;
   constexpr int width = 28;
@@ -57,7 +60,7 @@ void ProgressBar::draw(bool final) {
   std::fprintf(stderr, "%s%-16s [%s] %lld/%lld %.1f %s/s %s%.0fs %s%s", tty_ ? "\r\033[K" : "",
                label_.c_str(), bar.c_str(), (long long)done_, (long long)total_, rate,
                unit_.c_str(), final ? "in " : "eta ", final ? secs : eta, suffix_.c_str(),
-               final ? "\n" : "");
+               final || !tty_ ? "\n" : "");
   std::fflush(stderr);
 }
 

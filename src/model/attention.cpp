@@ -56,8 +56,12 @@ CrossAttentionImpl::CrossAttentionImpl(int64_t dim, int64_t heads) : heads_(head
 }
 
 torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& context) {
-  auto q = split_heads(q_(query), heads_), k = split_heads(k_(context), heads_),
-       v = split_heads(v_(context), heads_);
+  return attend(q_(query), k_(context), v_(context));
+}
+
+torch::Tensor CrossAttentionImpl::attend(const torch::Tensor& q_in, const torch::Tensor& k_in,
+                                         const torch::Tensor& v_in) {
+  auto q = split_heads(q_in, heads_), k = split_heads(k_in, heads_), v = split_heads(v_in, heads_);
   double scale = 1.0 / std::sqrt(double(q.size(-1)));
   auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1);
   return out_(merge_heads(torch::matmul(attn, v)));

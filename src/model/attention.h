@@ -40,6 +40,12 @@ class CrossAttentionImpl : public torch::nn::Module {
   CrossAttentionImpl(int64_t dim, int64_t heads);
   // query [B, Q, dim], context [B, T, dim] -> [B, Q, dim]
   torch::Tensor forward(const torch::Tensor& query, const torch::Tensor& context);
+  // The same in steps, so that keys/values of tokens shared by many queries are projected once:
+  // attend(q_proj(query), k_proj(context), v_proj(context)) == forward(query, context).
+  torch::Tensor q_proj(const torch::Tensor& x) { return q_(x); }
+  torch::Tensor k_proj(const torch::Tensor& x) { return k_(x); }
+  torch::Tensor v_proj(const torch::Tensor& x) { return v_(x); }
+  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
  private:
   int64_t heads_;

@@ -27,12 +27,28 @@ ImageBranchImpl::ImageBranchImpl(int64_t feature_dim, int64_t n_scales, const Mo
 torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in) {
   if (mode_ == "hierarchical") {
     auto tokens = [&](const torch::Tensor& x) { return token_norm_(token_proj_(input_dropout_(x))); };
-    auto q = tokens(in.spot).unsqueeze(1);  // [B, 1, d]
-    auto neigh = tokens(in.neighbours);
-    if (in.neighbourhood.defined()) neigh = torch::cat({tokens(in.neighbourhood).unsqueeze(1), neigh}, 1);
-    auto y1 = neigh_attn_(q, neigh);
-    auto y2 = global_attn_(q, tokens(in.global));
-    return fused_norm_(q + y1 + y2).squeeze(1);
+    // Project only the distinct rows the batch touches, then gather.
+    auto all = torch::cat({in.index, in.neighbours.flatten(), in.global.flatten()});
+    auto [rows, inverse] = at::_unique(all, /*sorted=*/true, /*return_inverse=*/true);
+    const int64_t b = in.index.size(0), n = in.neighbours.size(1), m = in.global.size(1);
+    auto inv_q = inverse.slice(0, 0, b);
+    auto inv_n = inverse.slice(0, b, b + b * n);
+    auto inv_g = inverse.slice(0, b + b * n);
+    auto t = tokens(in.table.index_select(0, rows));  // [U, d]
+    auto q_tok = t.index_select(0, inv_q).unsqueeze(1);  // [B, 1, d]
+    auto gather = [&](const torch::Tensor& x, const torch::Tensor& inv, int64_t k) {
+      return x.index_select(0, inv).view({b, k, -1});
+    };
+    auto k1 = gather(neigh_attn_->k_proj(t), inv_n, n), v1 = gather(neigh_attn_->v_proj(t), inv_n, n);
+    if (in.neighbourhood.defined()) {
+      auto c = tokens(in.neighbourhood).unsqueeze(1);
+      k1 = torch::cat({neigh_attn_->k_proj(c), k1}, 1);
+      v1 = torch::cat({neigh_attn_->v_proj(c), v1}, 1);
+    }
+    auto y1 = neigh_attn_->attend(neigh_attn_->q_proj(q_tok), k1, v1);
+    auto y2 = global_attn_->attend(global_attn_->q_proj(q_tok), gather(global_attn_->k_proj(t), inv_g, m),
+                                   gather(global_attn_->v_proj(t), inv_g, m));
+    return fused_norm_(q_tok + y1 + y2).squeeze(1);
   }
   if (mode_ == "multiscale") {
     auto f = input_dropout_(in.scales);  // [B, S, D]
@@ -43,7 +59,7 @@ torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in) {
     }
     return fusion_dropout_(torch::relu(fusion_norm_(fusion_linear_(c))));
   }
-  return input_dropout_(in.spot);
+  return input_dropout_(in.table.index_select(0, in.index));
 }
 
 torch::Tensor ImageBranchImpl::forward(const ImageInputs& in) { return head_(fuse(in)); }

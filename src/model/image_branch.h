@@ -15,11 +15,14 @@
 
 namespace hiscmcl {
 
+// Spot-level features are passed once as a table with index lists, not gathered per token:
+// a spot's tokens are shared by its neighbours, so the branch projects each distinct row once.
 struct ImageInputs {
-  torch::Tensor spot;           // [B, D]
-  torch::Tensor neighbourhood;  // [B, D] neighbourhood-crop feature (hierarchical; optional)
-  torch::Tensor neighbours;     // [B, n, D] nearest spots' features, self first (hierarchical)
-  torch::Tensor global;         // [B, m, D] (hierarchical)
+  torch::Tensor table;          // [N, D] spot-level features of every spot indexed below
+  torch::Tensor index;          // [B] rows of table: the spots of the batch
+  torch::Tensor neighbourhood;  // [B, D] neighbourhood-crop features (hierarchical; optional)
+  torch::Tensor neighbours;     // [B, n] rows of table: nearest spots, self first (hierarchical)
+  torch::Tensor global;         // [B, m] rows of table (hierarchical)
   torch::Tensor scales;         // [B, S, D] (multiscale)
 };
 

@@ -19,15 +19,14 @@ Matrix to_matrix(const torch::Tensor& t) {
 
 ImageInputs FeatureTensors::image_inputs(const torch::Tensor& idx, const std::string& fusion) const {
   ImageInputs in;
-  in.spot = spot.index_select(0, idx);
+  in.table = spot;
+  in.index = idx;
   if (fusion == "hierarchical") {
     in.neighbourhood = neighbourhood.index_select(0, idx);
-    auto n = neighbours.index_select(0, idx);
-    auto g = global.index_select(0, idx);
-    in.neighbours = spot.index_select(0, n.flatten()).view({n.size(0), n.size(1), -1});
-    in.global = spot.index_select(0, g.flatten()).view({g.size(0), g.size(1), -1});
+    in.neighbours = neighbours.index_select(0, idx);
+    in.global = global.index_select(0, idx);
   } else if (fusion == "multiscale") {
-    in.scales = torch::stack({in.spot, neighbourhood.index_select(0, idx)}, 1);
+    in.scales = torch::stack({spot.index_select(0, idx), neighbourhood.index_select(0, idx)}, 1);
   }
   return in;
 }
