@@ -111,7 +111,8 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   Fields(j, "train", source)
       .get("mode", t.mode).get("epochs", t.epochs).get("batch_size", t.batch_size).get("lr", t.lr)
       .get("weight_decay", t.weight_decay).get("accumulation", t.accumulation).get("seed", t.seed)
-      .get("drop_last", t.drop_last).get("augment", t.augment).done();
+      .get("drop_last", t.drop_last).get("augment", t.augment)
+      .get("permute_pairs", t.permute_pairs).done();
   auto& p = c.predict;
   Fields(j, "predict", source)
       .get("k", p.k).get("distance", p.distance).get("key_context", p.key_context)
@@ -179,7 +180,8 @@ json to_json(const RunConfig& c) {
   const auto& t = c.train;
   j["train"] = {{"mode", t.mode}, {"epochs", t.epochs}, {"batch_size", t.batch_size},
                 {"lr", t.lr}, {"weight_decay", t.weight_decay}, {"accumulation", t.accumulation},
-                {"seed", t.seed}, {"drop_last", t.drop_last}, {"augment", t.augment}};
+                {"seed", t.seed}, {"drop_last", t.drop_last}, {"augment", t.augment},
+                {"permute_pairs", t.permute_pairs}};
   const auto& p = c.predict;
   j["predict"] = {{"k", p.k}, {"distance", p.distance}, {"key_context", p.key_context},
                   {"key_chunk", p.key_chunk}, {"ridge_alpha", p.ridge_alpha}};

@@ -275,7 +275,7 @@ CvResult run_cross_validation(const CvOptions& opt) {
       RidgeModel ridge;
       if (cfg.predict.ridge_alpha > 0) ridge = fit_ridge(xb, yb, cfg.predict.ridge_alpha);
       else if (fold.train.size() >= 2)
-        ridge = fit_ridge_cv(xb, yb, groups, {1, 10, 100, 1000, 10000}).model;
+        ridge = fit_ridge_cv(xb, yb, groups, {1, 10, 100, 1e3, 1e4, 1e5, 1e6}).model;
       else ridge = fit_ridge(xb, yb, 100);
 
       fr["sections"] = json::object();

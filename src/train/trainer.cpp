@@ -91,6 +91,13 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
 
   b.stats = fit_feature_stats(features);
   FeatureTensors t = build_feature_tensors(sections, features, b.stats, cfg.model, true);
+  if (cfg.train.permute_pairs) {
+    // Negative control: a fixed random derangement of expression against images.
+    auto g = at::detail::createCPUGenerator(cfg.train.seed + 7919);
+    auto perm = torch::randperm(t.size(), g, torch::kInt64);
+    t.expression = t.expression.index_select(0, perm);
+    t.xy = t.xy.index_select(0, perm);
+  }
   b.shape.feature_dim = t.spot.size(1);
   b.shape.n_scales = 2;
   b.shape.n_genes = int64_t(b.genes.size());
