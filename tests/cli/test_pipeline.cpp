@@ -1,0 +1,161 @@
+// The whole pipeline through the built binary on synthetic sections: cv (metrics, per-gene table,
+// predictions that anndata opens, report, resume), predict at given spots and on a tissue grid,
+// and the negative control (images paired with the wrong expression predict nothing).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/atomic_output.h"
+#include "io/st_legacy_reader.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace hiscmcl::test;
+
+namespace {
+
+// One synthetic dataset shared by the tests of this file (generated once per process).
+const fs::path& synthetic_dir() {
+  static TempDir dir;
+  static bool made = false;
+  if (!made) {
+    auto r = run_hiscmcl("synth --quiet --out '" + (dir / "syn").string() +
+                         "' --sections 4 --grid 12 --genes 60 --um-per-px 2 --seed 3");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    made = true;
+  }
+  static fs::path p = dir / "syn";
+  return p;
+}
+
+std::string config_with(const TempDir& tmp, const std::string& extra_train) {
+  std::string cfg = hiscmcl::read_text_file(fs::path(HISCMCL_SOURCE_DIR) / "configs" / "default.toml");
+  auto pos = cfg.find("[train]\n");
+  cfg.insert(pos + 8, extra_train);
+  fs::path p = tmp / "config.toml";
+  hiscmcl::write_text_file(p, cfg);
+  return p.string();
+}
+
+size_t count_lines(const fs::path& p) {
+  std::ifstream f(p);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(f, line)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
+  TempDir tmp;
+  fs::path syn = synthetic_dir();
+  std::string cmd = "cv --quiet --manifest '" + (syn / "manifest.toml").string() + "' --config '" +
+                    config_with(tmp, "") + "' --epochs 25 --out '" + (tmp / "cv").string() + "'";
+  auto r = run_hiscmcl(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("HisCMCL"), std::string::npos) << r.output;  // the printed table
+
+  json m = json::parse(hiscmcl::read_text_file(tmp / "cv" / "metrics.json"));
+  ASSERT_EQ(m["sections"].size(), 4u);
+  for (auto id : {"S1", "S2", "S3", "S4"}) {
+    const json& s = m["sections"][id];
+    for (auto k : {"acg", "heg", "hvg", "mse", "mae", "n_spots", "ari", "nmi"}) EXPECT_TRUE(s.contains(k)) << id << k;
+    EXPECT_GT(s["n_spots"].get<int>(), 50);
+    EXPECT_TRUE(m["baseline"]["ridge"]["sections"].contains(id));
+  }
+  // The synthetic expression follows the tissue: held-out sections are predicted well above chance.
+  EXPECT_GT(m["mean"]["acg"].get<double>(), 0.25);
+  EXPECT_GT(m["baseline"]["ridge"]["mean"]["acg"].get<double>(), 0.25);
+  EXPECT_GT(m["mean"]["mse"].get<double>(), 0.0);
+  EXPECT_EQ(m["n_genes"].get<int>(), 60);
+  EXPECT_EQ(count_lines(tmp / "cv" / "per_gene.csv"), 1u + 4u * 60u);
+  std::string html = hiscmcl::read_text_file(tmp / "cv" / "report.html");
+  EXPECT_NE(html.find("S3"), std::string::npos);
+  EXPECT_NE(html.find("<svg"), std::string::npos);  // loss curves
+  EXPECT_TRUE(fs::exists(tmp / "cv" / "folds" / "S2" / "model" / "train_log.csv"));
+
+  // Re-running resumes from the finished folds: same numbers.
+  auto r2 = run_hiscmcl(cmd);
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  json m2 = json::parse(hiscmcl::read_text_file(tmp / "cv" / "metrics.json"));
+  EXPECT_EQ(m2["sections"], m["sections"]);
+
+  // anndata opens the predictions.
+  if (auto py = python_with("anndata"); !py.empty()) {
+    auto a = run_command(py + " -c \"import anndata; a = anndata.read_h5ad('" +
+                         (tmp / "cv" / "predictions" / "S1.h5ad").string() +
+                         "'); print(a.shape[1], a.obsm['spatial'].shape[1], a.var_names[0])\"");
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    EXPECT_NE(a.output.find("60 2"), std::string::npos) << a.output;
+  }
+
+  // predict at the spot table's spots, and on a grid over the detected tissue.
+  fs::path model = tmp / "cv" / "folds" / "S1" / "model";
+  fs::path image = syn / "S1.jpg";
+  auto p1 = run_hiscmcl("predict --quiet --model '" + model.string() + "' --image '" + image.string() +
+                        "' --spots '" + (syn / "S1_spots.tsv").string() + "' --out '" + (tmp / "p1").string() + "'");
+  ASSERT_EQ(p1.exit_code, 0) << p1.output;
+  auto table = hiscmcl::read_spot_table(syn / "S1_spots.tsv");
+  std::vector<std::array<double, 2>> tissue;
+  for (auto& row : table)
+    if (row.selected == 1) tissue.push_back({row.pixel_x, row.pixel_y});
+  EXPECT_EQ(count_lines(tmp / "p1" / "prediction.csv"), 1 + tissue.size());
+  EXPECT_TRUE(fs::exists(tmp / "p1" / "prediction.h5ad"));
+
+  auto p2 = run_hiscmcl("predict --quiet --model '" + model.string() + "' --image '" + image.string() +
+                        "' --grid --out '" + (tmp / "p2").string() + "'");
+  ASSERT_EQ(p2.exit_code, 0) << p2.output;
+  // The grid covers the tissue and not the background.
+  cv::Mat img = cv::imread(image.string());
+  std::ifstream csv(tmp / "p2" / "prediction.csv");
+  std::string line;
+  std::getline(csv, line);
+  int n_grid = 0, on_glass = 0;
+  std::vector<std::array<double, 2>> grid;
+  while (std::getline(csv, line)) {
+    std::stringstream ss(line);
+    std::string id, xs, ys;
+    std::getline(ss, id, ',');
+    std::getline(ss, xs, ',');
+    std::getline(ss, ys, ',');
+    double x = std::stod(xs), y = std::stod(ys);
+    grid.push_back({x, y});
+    cv::Vec3b px = img.at<cv::Vec3b>(int(y), int(x));
+    cv::Mat patch = img(cv::Rect(int(x) - 10, int(y) - 10, 21, 21));
+    cv::Scalar mean = cv::mean(patch);
+    ++n_grid;
+    if (mean[0] > 225 && mean[1] > 225 && mean[2] > 225) ++on_glass;
+    (void)px;
+  }
+  ASSERT_GT(n_grid, 0);
+  EXPECT_LT(on_glass, std::max(2, n_grid / 10)) << on_glass << " of " << n_grid << " grid spots on glass";
+  // Every tissue spot of the real array has a grid spot within one pitch (100 px at 2 µm/px).
+  int covered = 0;
+  for (auto& t : tissue) {
+    double best = 1e9;
+    for (auto& g : grid) best = std::min(best, std::hypot(g[0] - t[0], g[1] - t[1]));
+    covered += best < 100.0;
+  }
+  EXPECT_GT(covered, int(0.9 * tissue.size())) << covered << " of " << tissue.size();
+  EXPECT_GT(n_grid, int(0.7 * tissue.size()));
+  EXPECT_LT(n_grid, int(1.4 * tissue.size()));
+}
+
+TEST(Pipeline, ImagesPairedWithTheWrongExpressionPredictNothing) {
+  TempDir tmp;
+  fs::path syn = synthetic_dir();
+  auto r = run_hiscmcl("cv --quiet --manifest '" + (syn / "manifest.toml").string() + "' --config '" +
+                       config_with(tmp, "permute_pairs = true\n") + "' --epochs 25 --heatmap-genes 0 --out '" +
+                       (tmp / "cv").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json m = json::parse(hiscmcl::read_text_file(tmp / "cv" / "metrics.json"));
+  EXPECT_LT(std::abs(m["mean"]["acg"].get<double>()), 0.05) << m["mean"].dump();
+}
