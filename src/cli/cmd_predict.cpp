@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "common/atomic_output.h"
 #include "common/error.h"
+#include "common/file_names.h"
 #include "common/log.h"
 #include "encoders/section_features.h"
 #include "eval/heatmap.h"
@@ -115,10 +116,8 @@ CommandRegistrar reg(
         for (int64_t g : chosen) {
           std::vector<float> v(size_t(pred.rows));
           for (int64_t i = 0; i < pred.rows; ++i) v[size_t(i)] = pred(i, g);
-          std::string name = bundle.genes[size_t(g)], safe = name;
-          for (auto& c : safe)
-            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
-          write_heatmap_png(out.temp() / ("heatmap_" + safe + ".png"), thumb, eff, pts, v, diam,
+          std::string name = bundle.genes[size_t(g)];
+          write_heatmap_png(out.temp() / ("heatmap_" + file_safe_name(name) + ".png"), thumb, eff, pts, v, diam,
                             p.id + "  " + name + "  (predicted)");
         }
         out.commit();

@@ -7,6 +7,7 @@
 
 #include "common/atomic_output.h"
 #include "common/error.h"
+#include "common/file_names.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "data/patches.h"
@@ -92,9 +93,7 @@ std::string encoder_tag(const EncoderConfig& cfg) {
   if (tag.rfind("torchscript:", 0) == 0) tag = "torchscript-" + fs::path(tag.substr(12)).stem().string();
   if (!cfg.weights.empty()) tag += "-" + fs::path(cfg.weights).stem().string();
   if (cfg.img_norm != "imagenet") tag += "-" + cfg.img_norm;
-  for (auto& c : tag)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
-  return tag;
+  return file_safe_name(tag);
 }
 
 EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed) {

@@ -12,6 +12,7 @@
 
 #include "common/atomic_output.h"
 #include "common/error.h"
+#include "common/file_names.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "data/normalize.h"
@@ -151,10 +152,7 @@ json evaluate_held_out(const PreparedSection& s, const Matrix& pred, const Matri
     for (auto& xy : s.pixel_xy) pts.emplace_back(xy[0], xy[1]);
     for (int64_t g : order) {
       std::string name = symbols[size_t(g)];
-      std::string safe = name;
-      for (auto& c : safe)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
-      std::string rel = "heatmaps/" + s.id + "_" + safe + ".png";
+      std::string rel = "heatmaps/" + file_safe_name(s.id + "_" + name) + ".png";
       std::ostringstream title;
       title << s.id << "  " << name << "  (r = " << std::fixed << std::setprecision(3)
             << m.pcc[size_t(g)] << ")";
