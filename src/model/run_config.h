@@ -68,7 +68,7 @@ struct PredictConfig {
   int k = 200;
   std::string distance = "L1";     // L1 | L2 (weights 1/d²)
   std::string key_context = "compat";  // compat: chunks of key_chunk over the section order | per_section
-  int key_chunk = 32;
+  int key_chunk = 128;  // = train.batch_size; the reference: 32
   double ridge_alpha = 0;          // 0: chosen by leave-one-section-out among a grid
 };
 
