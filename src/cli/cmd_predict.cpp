@@ -59,7 +59,7 @@ CommandRegistrar reg(
         spdlog::info("predict: {} spots ({}), spot diameter {:.1f} px", q.ids.size(), q.format, diam);
 
         auto encoder = make_encoder(bundle.config.encoder.name, encoder_options(bundle.config.encoder));
-        SectionFeatures f = embed_spots(o->image, q.pixel_xy, diam, bundle.config.encoder, *encoder);
+        SectionFeatures f = embed_spots(*image, o->image, q.pixel_xy, diam, bundle.config.encoder, *encoder);
         RetrievalPredictor predictor(bundle);
         Matrix pred = predictor.predict(q.pixel_xy, f);
 
@@ -108,16 +108,13 @@ CommandRegistrar reg(
           std::stable_sort(chosen.begin(), chosen.end(), [&](int64_t a, int64_t b) { return mean[size_t(a)] > mean[size_t(b)]; });
           chosen.resize(std::min<size_t>(chosen.size(), size_t(o->heatmaps)));
         }
-        double down = std::max(1.0, std::max(image->width(), image->height()) / 900.0);
-        cv::Mat thumb = image->thumbnail(down);
-        double eff = double(image->width()) / thumb.cols;
-        std::vector<cv::Point2d> pts;
-        for (auto& xy : q.pixel_xy) pts.emplace_back(xy[0], xy[1]);
+        HeatmapBackground bg = heatmap_background(*image);
+        std::vector<cv::Point2d> pts = to_points(q.pixel_xy);
         for (int64_t g : chosen) {
           std::vector<float> v(size_t(pred.rows));
           for (int64_t i = 0; i < pred.rows; ++i) v[size_t(i)] = pred(i, g);
           std::string name = bundle.genes[size_t(g)];
-          write_heatmap_png(out.temp() / ("heatmap_" + file_safe_name(name) + ".png"), thumb, eff, pts, v, diam,
+          write_heatmap_png(out.temp() / ("heatmap_" + file_safe_name(name) + ".png"), bg.rgb, bg.downsample, pts, v, diam,
                             p.id + "  " + name + "  (predicted)");
         }
         out.commit();

@@ -163,14 +163,15 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
   return out;
 }
 
-SectionFeatures embed_spots(const fs::path& image_path, const std::vector<std::array<double, 2>>& centres,
+SectionFeatures embed_spots(const SlideImage& image, const std::string& image_file,
+                            const std::vector<std::array<double, 2>>& centres,
                             double spot_diameter_px, const EncoderConfig& cfg, Encoder& encoder) {
   auto levels = feature_levels(cfg);
-  auto image = SlideImage::open(image_path);
-  require_centres_inside(*image, centres, image_path.string());
+  require_centres_inside(image, centres, image_file);
   SectionFeatures out;
   for (auto& l : levels) out.level_names.push_back(l.name);
-  out.levels = compute_levels(*image, centres, spot_diameter_px, levels, encoder, image_path.filename().string());
+  out.levels = compute_levels(image, centres, spot_diameter_px, levels, encoder,
+                              fs::path(image_file).filename().string());
   return out;
 }
 

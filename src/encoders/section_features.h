@@ -13,6 +13,7 @@
 #include "data/matrix.h"
 #include "data/section.h"
 #include "encoders/encoder.h"
+#include "io/slide_image.h"
 #include "model/run_config.h"
 
 namespace hiscmcl {
@@ -44,7 +45,8 @@ SectionFeatures embed_section(const std::filesystem::path& data_dir, const Prepa
                               EmbedStats* stats = nullptr);
 
 // Features of arbitrary spot centres on an image (prediction on a new slide): no cache.
-SectionFeatures embed_spots(const std::filesystem::path& image_path,
+// image_file only names the image in messages; the image is decoded once by the caller.
+SectionFeatures embed_spots(const SlideImage& image, const std::string& image_file,
                             const std::vector<std::array<double, 2>>& centres,
                             double spot_diameter_px, const EncoderConfig& cfg, Encoder& encoder);
 

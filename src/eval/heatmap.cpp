@@ -186,4 +186,19 @@ void write_heatmap_pair_png(const std::filesystem::path& path, const cv::Mat& he
                                         spot_diameter_px, title));
 }
 
+HeatmapBackground heatmap_background(const SlideImage& image, int max_side) {
+  double down = std::max(1.0, std::max(image.width(), image.height()) / double(max_side));
+  HeatmapBackground bg;
+  bg.rgb = image.thumbnail(down);
+  bg.downsample = double(image.width()) / bg.rgb.cols;  // what the thumbnail really is
+  return bg;
+}
+
+std::vector<cv::Point2d> to_points(const std::vector<std::array<double, 2>>& xy) {
+  std::vector<cv::Point2d> pts;
+  pts.reserve(xy.size());
+  for (auto& p : xy) pts.emplace_back(p[0], p[1]);
+  return pts;
+}
+
 }  // namespace hiscmcl

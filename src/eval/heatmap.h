@@ -7,10 +7,13 @@
 //   both panels); NaN values are drawn as hollow grey circles.
 // The PNG is written atomically (temp name, then rename); a failure throws InputError(path, ...).
 #pragma once
+#include <array>
 #include <filesystem>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
+
+#include "io/slide_image.h"
 
 namespace hiscmcl {
 
@@ -35,6 +38,15 @@ void write_heatmap_pair_png(const std::filesystem::path& path, const cv::Mat& he
                             double downsample, const std::vector<cv::Point2d>& spot_px,
                             const std::vector<float>& predicted, const std::vector<float>& measured,
                             double spot_diameter_px, const std::string& title);
+
+// A lightweight background for heatmaps: the slide's thumbnail (longest side about max_side px)
+// and the full-resolution pixels per thumbnail pixel.
+struct HeatmapBackground {
+  cv::Mat rgb;
+  double downsample = 1;
+};
+HeatmapBackground heatmap_background(const SlideImage& image, int max_side = 900);
+std::vector<cv::Point2d> to_points(const std::vector<std::array<double, 2>>& xy);
 
 // The viridis colour (BGR) of t in [0, 1] (clamped).
 cv::Vec3b viridis_bgr(double t);

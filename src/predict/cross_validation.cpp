@@ -144,19 +144,15 @@ json evaluate_held_out(const PreparedSection& s, const Matrix& pred, const Matri
   order.resize(std::min<size_t>(order.size(), size_t(heatmap_genes)));
   j["heatmaps"] = json::array();
   if (!order.empty()) {
-    auto image = SlideImage::open(s.image.image_path);
-    double down = std::max(1.0, std::max(image->width(), image->height()) / 900.0);
-    cv::Mat thumb = image->thumbnail(down);
-    double eff = double(image->width()) / thumb.cols;
-    std::vector<cv::Point2d> pts;
-    for (auto& xy : s.pixel_xy) pts.emplace_back(xy[0], xy[1]);
+    HeatmapBackground bg = heatmap_background(*SlideImage::open(s.image.image_path));
+    std::vector<cv::Point2d> pts = to_points(s.pixel_xy);
     for (int64_t g : order) {
       std::string name = symbols[size_t(g)];
       std::string rel = "heatmaps/" + file_safe_name(s.id + "_" + name) + ".png";
       std::ostringstream title;
       title << s.id << "  " << name << "  (r = " << std::fixed << std::setprecision(3)
             << m.pcc[size_t(g)] << ")";
-      write_heatmap_pair_png(out / rel, thumb, eff, pts, column(pred, g), column(truth, g),
+      write_heatmap_pair_png(out / rel, bg.rgb, bg.downsample, pts, column(pred, g), column(truth, g),
                              s.image.spot_diameter_px, title.str());
       j["heatmaps"].push_back({{"gene", name}, {"path", rel}});
     }
