@@ -16,6 +16,7 @@
 #include "io/spot_list.h"
 #include "predict/retrieval_predictor.h"
 #include "predict/tissue_grid.h"
+#include "train/end_to_end.h"
 #include "train/model_bundle.h"
 
 namespace fs = std::filesystem;
@@ -58,7 +59,7 @@ CommandRegistrar reg(
         if (q.ids.empty()) throw InputError(o->image, "no tissue found for the spot grid");
         spdlog::info("predict: {} spots ({}), spot diameter {:.1f} px", q.ids.size(), q.format, diam);
 
-        auto encoder = make_encoder(bundle.config.encoder.name, encoder_options(bundle.config.encoder));
+        auto encoder = bundle_encoder(bundle);  // an end-to-end model brings its trained trunk
         SectionFeatures f = embed_spots(*image, o->image, q.pixel_xy, diam, bundle.config.encoder, *encoder);
         RetrievalPredictor predictor(bundle);
         Matrix pred = predictor.predict(q.pixel_xy, f);

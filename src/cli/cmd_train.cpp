@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "encoders/section_features.h"
 #include "io/dataset_store.h"
+#include "train/end_to_end.h"
 #include "train/trainer.h"
 
 namespace hiscmcl::cli {
@@ -14,10 +15,11 @@ struct Options {
   std::string data, config, train, out;
   int epochs = 0;
   int64_t seed = -1;
+  std::string device;
 };
 
 CommandRegistrar reg(
-    "train", "Train HisCMCL on sections of a dataset store (frozen encoder features)",
+    "train", "Train HisCMCL on sections of a dataset store (frozen encoder features, or end to end)",
     [](CLI::App& cmd) -> std::function<int()> {
       auto o = std::make_shared<Options>();
       cmd.add_option("--data", o->data, "Dataset store written by `prepare`")->required();
@@ -26,22 +28,24 @@ CommandRegistrar reg(
       cmd.add_option("--out", o->out, "Model folder to write")->required();
       cmd.add_option("--epochs", o->epochs, "Override train.epochs");
       cmd.add_option("--seed", o->seed, "Override train.seed");
+      cmd.add_option("--device", o->device, "Override encoder.device (cpu | cuda | cuda:N)");
       return [o] {
         RunConfig cfg = load_run_config(o->config);
         if (o->epochs > 0) cfg.train.epochs = o->epochs;
         if (o->seed >= 0) cfg.train.seed = uint64_t(o->seed);
-        if (cfg.train.mode != "frozen")
-          throw InputError(o->config, "train.mode = \"" + cfg.train.mode +
-                                          "\" is not available in this build; use \"frozen\"");
+        if (!o->device.empty()) cfg.encoder.device = o->device;
         auto sections = load_store_sections(o->data, o->train);
-        auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
-        std::vector<SectionFeatures> features;
         std::vector<const PreparedSection*> ptrs;
-        for (auto& s : sections) {
-          features.push_back(embed_section(o->data, s, cfg.encoder, encoder.get()));
-          ptrs.push_back(&s);
+        for (auto& s : sections) ptrs.push_back(&s);
+        TrainResult r;
+        if (cfg.train.mode == "end_to_end") {
+          r = train_end_to_end(ptrs, cfg);
+        } else {
+          auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
+          std::vector<SectionFeatures> features;
+          for (auto& s : sections) features.push_back(embed_section(o->data, s, cfg.encoder, encoder.get()));
+          r = train_frozen(ptrs, features, cfg);
         }
-        TrainResult r = train_frozen(ptrs, features, cfg);
         AtomicPath out(o->out);
         std::filesystem::create_directories(out.temp());
         save_model_bundle(out.temp(), r.bundle);

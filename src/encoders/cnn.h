@@ -8,8 +8,11 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "encoders/encoder.h"
 
 namespace hiscmcl {
 
@@ -47,6 +50,11 @@ void prepare_trunk_for_inference(CnnTrunk& trunk, CpuLayout layout);
 // No-grad eval forward of x ([B,3,H,W] dense float on the trunk's device) in that layout;
 // returns a dense contiguous [B,C]. Layouts other than contiguous apply to CPU tensors only.
 torch::Tensor trunk_inference(CnnTrunk& trunk, const torch::Tensor& x, CpuLayout layout);
+
+// The Encoder interface over an existing trunk (an end-to-end model's trained trunk); opt.weights
+// and opt.seed are ignored. The trunk is shared, put in eval mode and laid out for inference.
+std::unique_ptr<Encoder> make_trunk_encoder(const std::string& arch, CnnTrunk trunk,
+                                            const EncoderOptions& opt);
 
 }  // namespace hiscmcl
 

@@ -26,7 +26,11 @@ class Encoder {
   virtual std::string name() const = 0;
   virtual int input_size() const = 0;  // crops are resized to input_size x input_size
   virtual int64_t dim() const = 0;
-  // crops: RGB uint8 (CV_8UC3), each input_size x input_size. Returns [crops.size(), dim()].
+  // True when embed takes square crops of any side as they are (CNN trunks with global pooling):
+  // the reference's upsampled scales need it.
+  virtual bool any_input_size() const { return false; }
+  // crops: RGB uint8 (CV_8UC3), each input_size x input_size (or, with any_input_size, all of
+  // one side). Returns [crops.size(), dim()].
   virtual Matrix embed(const std::vector<cv::Mat>& crops) = 0;
 };
 

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -47,16 +50,32 @@ json cache_key(const PreparedSection& s, const EncoderConfig& cfg, const Feature
           {"centres_hash", std::to_string(h)},
           {"level", level.name},
           {"fov", level.fov_spot_diameters},
-          {"fixed_px", level.fixed_px}};
+          {"fixed_px", level.fixed_px},
+          {"upsample", level.upsample}};
 }
 
-// Computes the listed levels for the centres, one pass over the image.
+// Computes the listed levels for the centres, one pass over the image. Upsampled levels resize
+// the spot crop (the first level without upsample) after cropping.
 std::vector<Matrix> compute_levels(const SlideImage& image, const std::vector<Centre>& centres,
                                    double spot_diameter_px, const std::vector<FeatureLevel>& levels,
                                    Encoder& enc, const std::string& label) {
   PatchOptions opt;
   opt.scales.clear();
-  for (auto& l : levels) opt.scales.push_back(CropScale{l.fov_spot_diameters, l.fixed_px});
+  std::vector<int> crop_of(levels.size(), -1);  // index into opt.scales
+  for (size_t l = 0; l < levels.size(); ++l) {
+    if (levels[l].upsample > 0) continue;
+    crop_of[l] = int(opt.scales.size());
+    opt.scales.push_back(CropScale{levels[l].fov_spot_diameters, levels[l].fixed_px});
+  }
+  for (size_t l = 0; l < levels.size(); ++l) {
+    if (levels[l].upsample <= 0) continue;
+    if (!enc.any_input_size())
+      throw InputError("encoder.upsampled_scales",
+                       "needs an encoder that takes crops of any size (resnet18, resnet50, "
+                       "densenet121), not " + enc.name());
+    if (opt.scales.empty()) throw InputError("encoder.upsampled_scales", "no spot crop to upsample");
+    crop_of[l] = 0;  // the spot crop
+  }
   opt.out_px = enc.input_size();
   opt.batch_size = 32;
   std::vector<Matrix> out(levels.size(), Matrix(int64_t(centres.size()), enc.dim()));
@@ -64,9 +83,19 @@ std::vector<Matrix> compute_levels(const SlideImage& image, const std::vector<Ce
   for_each_patch_batch(image, centres, spot_diameter_px, opt,
                        [&](int64_t first, const std::vector<std::vector<cv::Mat>>& crops) {
                          for (size_t l = 0; l < levels.size(); ++l) {
-                           Matrix f = enc.embed(crops[l]);
+                           const auto& src = crops[size_t(crop_of[l])];
+                           Matrix f;
+                           if (levels[l].upsample > 0) {
+                             const int side = int(std::lround(levels[l].upsample * enc.input_size()));
+                             std::vector<cv::Mat> up(src.size());
+                             for (size_t i = 0; i < src.size(); ++i)
+                               cv::resize(src[i], up[i], cv::Size(side, side), 0, 0, cv::INTER_LINEAR);
+                             f = enc.embed(up);
+                           } else {
+                             f = enc.embed(src);
+                           }
                            std::memcpy(out[l].row(first), f.data.data(), f.data.size() * sizeof(float));
-                           bar.advance(int64_t(crops[l].size()));
+                           bar.advance(int64_t(src.size()));
                          }
                        });
   bar.finish();
@@ -83,9 +112,23 @@ const Matrix& SectionFeatures::level(const std::string& name) const {
 
 std::vector<FeatureLevel> feature_levels(const EncoderConfig& cfg) {
   int fixed = cfg.compat_crop_px;
-  return {{"spot", cfg.spot_fov, fixed},
-          {"neighbourhood", cfg.neighbourhood_fov,
-           fixed > 0 ? int(std::lround(fixed * cfg.neighbourhood_fov / cfg.spot_fov)) : 0}};
+  std::vector<FeatureLevel> levels = {
+      {"spot", cfg.spot_fov, fixed},
+      {"neighbourhood", cfg.neighbourhood_fov,
+       fixed > 0 ? int(std::lround(fixed * cfg.neighbourhood_fov / cfg.spot_fov)) : 0}};
+  std::vector<int> scales = upsampled_scale_list(cfg.upsampled_scales);
+  for (size_t i = 1; i < scales.size(); ++i)
+    levels.push_back({"up" + std::to_string(scales[i]), cfg.spot_fov, fixed,
+                      double(scales[i]) / double(scales[0])});
+  return levels;
+}
+
+std::vector<std::string> multiscale_levels(const EncoderConfig& cfg) {
+  std::vector<std::string> names = {"spot"};
+  for (auto& l : feature_levels(cfg))
+    if (l.upsample > 0) names.push_back(l.name);
+  if (names.size() == 1) names.push_back("neighbourhood");
+  return names;
 }
 
 std::string encoder_tag(const EncoderConfig& cfg) {

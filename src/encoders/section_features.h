@@ -1,6 +1,9 @@
 // Image features of every spot of a prepared section, at each level the model uses:
 //   spot          crop of encoder.spot_fov spot diameters (or compat_crop_px pixels)
 //   neighbourhood crop of encoder.neighbourhood_fov spot diameters (~3x: local context)
+//   up<S>         with encoder.upsampled_scales "A,S,..": the spot crop bilinearly resized to
+//                 S/A x the encoder input (the reference's multi-scale, spec §3.6: more pixels,
+//                 not a wider field of view); CNN trunks only
 // Cached under <data>/features/<section>/<encoder-tag>.<level>.npy with a JSON key of every input
 // (image file size and mtime, centres, geometry, encoder, weights); a re-run with the same inputs
 // loads the cache, a changed input recomputes. Each file is written atomically, so an interrupted
@@ -19,12 +22,17 @@
 namespace hiscmcl {
 
 struct FeatureLevel {
-  std::string name;          // spot | neighbourhood
+  std::string name;          // spot | neighbourhood | up<S>
   double fov_spot_diameters;
   int fixed_px;              // compat: fixed crop side in pixels (0: use fov)
+  double upsample = 0;       // > 0: the spot crop resized to upsample x the encoder input
 };
 
+// InputError naming the config key when upsampled_scales is malformed.
 std::vector<FeatureLevel> feature_levels(const EncoderConfig& cfg);
+// The levels the multiscale fusion stacks: spot and the upsampled levels when
+// encoder.upsampled_scales is set (the reference), else spot and neighbourhood.
+std::vector<std::string> multiscale_levels(const EncoderConfig& cfg);
 std::string encoder_tag(const EncoderConfig& cfg);  // file-name-safe encoder name
 EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed = 0);
 

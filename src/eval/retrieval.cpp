@@ -29,6 +29,17 @@ std::vector<double> retrieval_weights(const std::vector<double>& distances, doub
   return w;
 }
 
+std::vector<double> softmax_weights(const std::vector<double>& similarities, double temperature) {
+  if (!(temperature > 0)) throw std::invalid_argument("softmax_weights: temperature must be > 0");
+  std::vector<double> w(similarities.size());
+  if (w.empty()) return w;
+  const double top = *std::max_element(similarities.begin(), similarities.end());
+  double sum = 0;
+  for (size_t j = 0; j < w.size(); ++j) sum += w[j] = std::exp((similarities[j] - top) / temperature);
+  for (double& v : w) v /= sum;
+  return w;
+}
+
 double row_distance(const float* a, const float* b, int64_t p, RetrievalDistance metric) {
   double s = 0;
   if (metric == RetrievalDistance::l1) {
@@ -60,7 +71,7 @@ Matrix l2_normalised_rows(const Matrix& m) {
 
 Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix& key_expression,
                          int k, RetrievalDistance metric, std::vector<RetrievalNeighbours>* neighbours,
-                         double eps) {
+                         double eps, double softmax_temperature) {
   if (queries.cols != keys.cols)
     throw std::invalid_argument("retrieval_predict: query and key embeddings differ in width");
   if (key_expression.rows != keys.rows)
@@ -89,9 +100,16 @@ Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix
       return sim[a] > sim[b] || (sim[a] == sim[b] && a < b);
     });
     idx.resize(static_cast<size_t>(kk));
-    std::vector<double> dist(static_cast<size_t>(kk));
-    for (int64_t j = 0; j < kk; ++j) dist[j] = row_distance(queries.row(q), keys.row(idx[j]), p, metric);
-    std::vector<double> w = retrieval_weights(dist, eps);
+    std::vector<double> w;
+    if (softmax_temperature > 0) {
+      std::vector<double> s(static_cast<size_t>(kk));
+      for (int64_t j = 0; j < kk; ++j) s[j] = sim[idx[j]];
+      w = softmax_weights(s, softmax_temperature);
+    } else {
+      std::vector<double> dist(static_cast<size_t>(kk));
+      for (int64_t j = 0; j < kk; ++j) dist[j] = row_distance(queries.row(q), keys.row(idx[j]), p, metric);
+      w = retrieval_weights(dist, eps);
+    }
     std::vector<double> acc(size_t(g), 0.0);
     for (int64_t j = 0; j < kk; ++j) {
       const float* e = key_expression.row(idx[j]);

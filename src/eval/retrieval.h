@@ -4,6 +4,8 @@
 //   w_j = d_j^-2 / sum_t d_t^-2 where d_j is the L1 or L2 distance between the RAW rows (guarded by
 //   eps so that d = 0 gives the exact match all the weight instead of NaN), and predict
 //   y = sum_j w_j E_j with E [nk, G] the keys' expression. k larger than nk is clamped to nk.
+//   softmax_temperature > 0 replaces 1/d² by w_j = softmax_j(cos_j / τ) over the top k: the
+//   distribution the contrastive loss trains (spec §4), so the prediction is its expectation.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -22,6 +24,9 @@ std::vector<double> retrieval_weights(const std::vector<double>& distances, doub
 
 double row_distance(const float* a, const float* b, int64_t p, RetrievalDistance metric);
 
+// exp(s_j / τ) normalised to sum 1 (max-subtracted, so large 1/τ cannot overflow).
+std::vector<double> softmax_weights(const std::vector<double>& similarities, double temperature);
+
 // Top-k key indices for one query, most similar first (cosine over pre-normalised rows).
 struct RetrievalNeighbours {
   std::vector<int64_t> keys;    // [k]
@@ -32,6 +37,6 @@ struct RetrievalNeighbours {
 Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix& key_expression,
                          int k, RetrievalDistance metric,
                          std::vector<RetrievalNeighbours>* neighbours = nullptr,
-                         double eps = 1e-12);
+                         double eps = 1e-12, double softmax_temperature = 0.0);
 
 }  // namespace hiscmcl

@@ -116,7 +116,8 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   auto& p = c.predict;
   Fields(j, "predict", source)
       .get("k", p.k).get("distance", p.distance).get("key_context", p.key_context)
-      .get("key_chunk", p.key_chunk).get("ridge_alpha", p.ridge_alpha).done();
+      .get("key_chunk", p.key_chunk).get("ridge_alpha", p.ridge_alpha)
+      .get("weighting", p.weighting).get("softmax_temperature", p.softmax_temperature).done();
   auto& d = c.data;
   Fields(j, "data", source)
       .get("normalization", d.normalization).get("eval_norm", d.eval_norm).done();
@@ -126,6 +127,8 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   check_choice(source, "train.mode", t.mode, {"frozen", "end_to_end"});
   check_choice(source, "predict.distance", p.distance, {"L1", "L2"});
   check_choice(source, "predict.key_context", p.key_context, {"compat", "per_section"});
+  check_choice(source, "predict.weighting", p.weighting, {"inverse_square", "softmax"});
+  if (p.softmax_temperature < 0) throw InputError(source, "predict.softmax_temperature must be >= 0");
   check_choice(source, "encoder.img_norm", e.img_norm, {"imagenet", "none"});
   check_choice(source, "data.normalization", d.normalization,
                {"per_spot", "per_gene_compat", "per_spot_ln"});
@@ -133,6 +136,11 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   if (t.epochs < 1 || t.batch_size < 2 || t.accumulation < 1 || t.lr <= 0)
     throw InputError(source, "train: epochs >= 1, batch_size >= 2, accumulation >= 1, lr > 0");
   if (p.k < 1) throw InputError(source, "predict.k must be >= 1");
+  try {
+    upsampled_scale_list(e.upsampled_scales);
+  } catch (const InputError& err) {
+    throw InputError(source, err.what());
+  }
   if (l.temperature <= 0) throw InputError(source, "loss.temperature must be > 0");
   if (m.n_neighbours < 1 || m.n_global < 1 || m.spot_context_size < 1)
     throw InputError(source, "model: n_neighbours, n_global and spot_context_size must be >= 1");
@@ -142,6 +150,29 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
 }
 
 }  // namespace
+
+std::vector<int> upsampled_scale_list(const std::string& text) {
+  std::vector<int> out;
+  if (text.empty()) return out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    while (used < item.size() && item[used] == ' ') ++used;
+    if (used != item.size() || v <= 0)
+      throw InputError("encoder.upsampled_scales", "'" + text + "' is not a list of positive pixel sizes like \"224,672\"");
+    out.push_back(v);
+  }
+  if (out.size() < 2)
+    throw InputError("encoder.upsampled_scales", "'" + text + "' needs at least two sizes (the crop, then its upsamplings)");
+  return out;
+}
 
 RunConfig load_run_config(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw InputError(path.string(), "config file not found");
@@ -184,7 +215,8 @@ json to_json(const RunConfig& c) {
                 {"permute_pairs", t.permute_pairs}};
   const auto& p = c.predict;
   j["predict"] = {{"k", p.k}, {"distance", p.distance}, {"key_context", p.key_context},
-                  {"key_chunk", p.key_chunk}, {"ridge_alpha", p.ridge_alpha}};
+                  {"key_chunk", p.key_chunk}, {"ridge_alpha", p.ridge_alpha},
+                  {"weighting", p.weighting}, {"softmax_temperature", p.softmax_temperature}};
   j["data"] = {{"normalization", c.data.normalization}, {"eval_norm", c.data.eval_norm}};
   return j;
 }

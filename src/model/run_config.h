@@ -69,6 +69,8 @@ struct PredictConfig {
   std::string distance = "L1";     // L1 | L2 (weights 1/d²)
   std::string key_context = "compat";  // compat: chunks of key_chunk over the section order | per_section
   int key_chunk = 128;  // = train.batch_size; the reference: 32
+  std::string weighting = "inverse_square";  // inverse_square (the paper: 1/d²) | softmax
+  double softmax_temperature = 0;  // softmax weighting: 0 = the model's (learned) temperature
   double ridge_alpha = 0;          // 0: chosen by leave-one-section-out among a grid
 };
 
@@ -76,6 +78,10 @@ struct DataConfig {
   std::string normalization = "per_spot";  // training input
   std::string eval_norm = "per_spot";      // truth and retrieved keys: per_spot | per_gene_compat
 };
+
+// "224,672" -> {224, 672}: the first is the crop as cut, the others its bilinear upsamplings
+// (spec §3.6). "" -> {}. InputError (naming encoder.upsampled_scales) unless >= 2 positive integers.
+std::vector<int> upsampled_scale_list(const std::string& text);
 
 struct RunConfig {
   std::string name = "default";

@@ -28,6 +28,7 @@
 #include "io/manifest.h"
 #include "io/slide_image.h"
 #include "predict/retrieval_predictor.h"
+#include "train/end_to_end.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -175,8 +176,6 @@ CvResult run_cross_validation(const CvOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
   RunConfig cfg = opt.run_config ? *opt.run_config : load_run_config(opt.config);
   if (opt.epochs > 0) cfg.train.epochs = opt.epochs;
-  if (cfg.train.mode != "frozen")
-    throw InputError(opt.config.string(), "cv runs train.mode = \"frozen\" in this build");
   fs::create_directories(opt.out);
   Manifest manifest = load_manifest(opt.manifest, opt.data_root);
 
@@ -246,8 +245,10 @@ CvResult run_cross_validation(const CvOptions& opt) {
         train_ptrs.push_back(&sections[i]);
         train_feats.push_back(features[i]);
       }
-      TrainResult tr = train_frozen(train_ptrs, train_feats, cfg);
+      const bool e2e = cfg.train.mode == "end_to_end";
+      TrainResult tr = e2e ? train_end_to_end(train_ptrs, cfg) : train_frozen(train_ptrs, train_feats, cfg);
       RetrievalPredictor predictor(tr.bundle);
+      std::unique_ptr<Encoder> trained_trunk = e2e ? bundle_encoder(tr.bundle) : nullptr;
 
       // Ridge baseline on the same image features, alpha by leave-one-section-out.
       Matrix xb, yb;
@@ -275,7 +276,13 @@ CvResult run_cross_validation(const CvOptions& opt) {
       fr["sections"] = json::object();
       for (size_t i : fold.test) {
         const auto& s = sections[i];
-        Matrix pred = predictor.predict(s.pixel_xy, features[i]);
+        // An end-to-end model sees the held-out section through its own trained trunk; the
+        // ridge baseline keeps the configured encoder's features.
+        Matrix pred = e2e ? predictor.predict(s.pixel_xy, embed_spots(*SlideImage::open(s.image.image_path),
+                                                                      s.image.image_path, s.pixel_xy,
+                                                                      s.image.spot_diameter_px, cfg.encoder,
+                                                                      *trained_trunk))
+                          : predictor.predict(s.pixel_xy, features[i]);
         Matrix ridge_pred = predict_ridge(ridge, baseline_features(s.pixel_xy, features[i]));
         fr["sections"][s.id] = evaluate_held_out(s, pred, ridge_pred, eval_matrix(s, eval_norm),
                                                  symbols, opt.out, opt.heatmap_genes);

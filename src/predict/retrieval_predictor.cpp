@@ -14,17 +14,19 @@ Matrix RetrievalPredictor::image_embeddings(const std::vector<std::array<double,
   query.pixel_xy = pixel_xy;
   query.array_xy.assign(pixel_xy.size(), {0.0, 0.0});
   query.spot_ids.assign(pixel_xy.size(), "");
-  FeatureTensors t = build_feature_tensors({&query}, {features}, bundle_.stats,
-                                           bundle_.config.model, false);
+  FeatureTensors t = build_feature_tensors({&query}, {features}, bundle_.stats, bundle_.config, false);
   return to_matrix(hiscmcl::image_embeddings(bundle_.model, t, bundle_.config));
 }
 
 Matrix RetrievalPredictor::predict(const std::vector<std::array<double, 2>>& pixel_xy,
                                    const SectionFeatures& features) {
   Matrix q = image_embeddings(pixel_xy, features);
+  const PredictConfig& pc = bundle_.config.predict;
+  double tau = 0;
+  if (pc.weighting == "softmax")
+    tau = pc.softmax_temperature > 0 ? pc.softmax_temperature : bundle_.model->temperature();
   return retrieval_predict(q, to_matrix(bundle_.key_embeddings), to_matrix(bundle_.key_expression),
-                           bundle_.config.predict.k,
-                           parse_retrieval_distance(bundle_.config.predict.distance));
+                           pc.k, parse_retrieval_distance(pc.distance), nullptr, 1e-12, tau);
 }
 
 Matrix baseline_features(const std::vector<std::array<double, 2>>& pixel_xy,

@@ -43,6 +43,11 @@ Activity programme_activity(const Composition& spot, const Composition& ring);
 // Per-gene multiplicative patient effect (log-normal, sd 0.15), a pure function of the seed.
 std::vector<float> patient_gene_scale(const GenePanel& panel, uint64_t seed, int patient_index);
 
+// The noise-free expected share of each gene in a spot's library (patient scale included): the
+// counts' mean is library size x this. Ground truth for the ceiling of any predictor.
+std::vector<double> expected_proportions(const GenePanel& panel, const Activity& activity,
+                                         const std::vector<float>& gene_scale);
+
 // Counts, spots x genes row-major. Draws, in order, for each spot: its library size, then each
 // gene's gamma then Poisson variate, from rng.
 std::vector<int32_t> sample_counts(const GenePanel& panel, const std::vector<Activity>& activity,

@@ -12,10 +12,13 @@
 #include <fstream>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "common/atomic_output.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "data/normalize.h"
 #include "synth/he_render.h"
 #include "synth/noise.h"
 
@@ -194,7 +197,31 @@ SynthSection synthesize_section(const SynthOptions& o, const GenePanel& panel, i
   for (int i : s.counted) s.activity.push_back(programme_activity(s.spots[size_t(i)].spot, s.spots[size_t(i)].ring));
   std::vector<float> scale = patient_gene_scale(panel, o.seed, patient_index);
   s.counts = sample_counts(panel, s.activity, scale, rng);
+  for (const auto& a : s.activity) {
+    std::vector<double> e = expected_proportions(panel, a, scale);
+    s.expected.insert(s.expected.end(), e.begin(), e.end());
+  }
   return s;
+}
+
+SectionMetrics noise_ceiling(const SynthSection& s, const GenePanel& panel) {
+  const int64_t n = int64_t(s.counted.size()), G = int64_t(panel.genes.size());
+  Matrix counts(n, G), truth(n, G);
+  for (size_t k = 0; k < size_t(n * G); ++k) {
+    counts.data[k] = float(s.counts[k]);
+    truth.data[k] = float(s.expected[k]);
+  }
+  SectionMetrics m = evaluate_section(normalize_per_spot(truth), normalize_per_spot(counts));
+  // A noise gene's truth is constant (its PCC is rounding noise or NaN): no predictor beats 0 on
+  // it in expectation, so it counts as 0, as a good prediction's would on average.
+  for (int64_t g = 0; g < G; ++g)
+    if (panel.programme[size_t(g)] < 0) m.pcc[size_t(g)] = 0.0;
+  m.acg = nan_mean(m.pcc);
+  auto heg = top_indices(m.truth_mean, 50), hvg = top_indices(m.truth_var, 50);
+  m.heg = mean_at(m.pcc, heg, false);
+  m.heg_nan_dropped = mean_at(m.pcc, heg, true);
+  m.hvg = mean_at(m.pcc, hvg, true);
+  return m;
 }
 
 SynthResult generate_synthetic_dataset(const SynthOptions& o, const fs::path& out) {
@@ -235,11 +262,25 @@ SynthResult generate_synthetic_dataset(const SynthOptions& o, const fs::path& ou
     res.section_ids.push_back(s.id);
     res.spots_per_section.push_back(int(s.counted.size()));
     res.seconds_per_section.push_back(secs);
+    res.ceiling.push_back(noise_ceiling(s, panel));
     spdlog::debug("synth: {} ({}) {}x{} px, {} spots, {:.2f} s", s.id, s.patient, s.layout.width,
                   s.layout.height, s.counted.size(), secs);
     bar.advance();
   }
   write_plain(tmp / "manifest.toml", manifest);
+  nlohmann::json ceiling = {
+      {"what", "the noise-free expected expression scored as a prediction against the counts "
+               "(per-spot normalisation, as cv): no predictor can beat it on average"},
+      {"sections", nlohmann::json::object()}};
+  double sums[3] = {0, 0, 0};
+  for (size_t k = 0; k < res.ceiling.size(); ++k) {
+    const SectionMetrics& m = res.ceiling[k];
+    ceiling["sections"][res.section_ids[k]] = {{"acg", m.acg}, {"heg", m.heg}, {"hvg", m.hvg}};
+    sums[0] += m.acg, sums[1] += m.heg, sums[2] += m.hvg;
+  }
+  const double n = double(res.ceiling.size());
+  ceiling["mean"] = {{"acg", sums[0] / n}, {"heg", sums[1] / n}, {"hvg", sums[2] / n}};
+  write_plain(tmp / "ceiling.json", ceiling.dump(2) + "\n");
   bar.finish();
   folder.commit();
   res.manifest = out / "manifest.toml";

@@ -5,6 +5,7 @@
 //   DIR/<id>.jpg            the H&E image (1 um/px by default: spot 100 px, pitch 200 px)
 //   DIR/<id>_labels.tsv     dominant region per spot, her2st label layout (optional)
 //   DIR/manifest.toml       name = "synthetic", one [[section]] per id
+//   DIR/ceiling.json        noise ceiling per section (ACG/HEG/HVG of the noise-free truth)
 // Ids S1..SN; patients alternate P1, P2 (or one patient per section). The same options give
 // byte-identical files for any thread count. The folder is written whole or not at all.
 #pragma once
@@ -15,6 +16,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "eval/metrics.h"
 #include "synth/expression.h"
 #include "synth/tissue_layout.h"
 
@@ -54,6 +56,7 @@ struct SynthSection {
   std::vector<int> counted;            // indices into spots that have counts (selected), in order
   std::vector<Activity> activity;      // per counted spot
   std::vector<int32_t> counts;         // counted x genes, row-major
+  std::vector<double> expected;        // counted x genes: noise-free share of each gene
 };
 
 // One section in memory (index 0-based). render_image = false skips the H&E (tests of the
@@ -61,12 +64,19 @@ struct SynthSection {
 SynthSection synthesize_section(const SynthOptions& o, const GenePanel& panel, int index,
                                 bool render_image = true);
 
+// The noise ceiling: the noise-free expected expression scored as a prediction against the
+// measured counts (both normalised per spot, as cv evaluates). No predictor from the image can
+// beat it on average; it says how much of the gap to 1 is noise. Noise genes count as PCC 0
+// (their truth is constant, so no predictor beats 0 on them in expectation).
+SectionMetrics noise_ceiling(const SynthSection& s, const GenePanel& panel);
+
 struct SynthResult {
   std::filesystem::path manifest;
   std::vector<std::string> section_ids;
   std::vector<std::string> genes;
   std::vector<int> spots_per_section;  // counted spots
   std::vector<double> seconds_per_section;
+  std::vector<SectionMetrics> ceiling;  // per section, see noise_ceiling
   double seconds = 0;
 };
 

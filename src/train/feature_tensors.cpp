@@ -26,32 +26,54 @@ ImageInputs FeatureTensors::image_inputs(const torch::Tensor& idx, const std::st
     in.neighbours = neighbours.index_select(0, idx);
     in.global = global.index_select(0, idx);
   } else if (fusion == "multiscale") {
-    in.scales = torch::stack({spot.index_select(0, idx), neighbourhood.index_select(0, idx)}, 1);
+    std::vector<torch::Tensor> per_level;
+    for (auto& l : scales) per_level.push_back(l.index_select(0, idx));
+    in.scales = torch::stack(per_level, 1);
   }
   return in;
 }
 
+torch::Tensor FeatureStats::standardise(const std::string& level, const torch::Tensor& x) const {
+  for (size_t i = 0; i < levels.size(); ++i)
+    if (levels[i] == level) return (x - mean[i]) / sd[i];
+  throw std::invalid_argument("no feature statistics for level '" + level + "'");
+}
+
 FeatureStats fit_feature_stats(const std::vector<SectionFeatures>& features) {
-  auto fit = [&](const std::string& level, torch::Tensor& mean, torch::Tensor& sd) {
+  FeatureStats s;
+  for (const auto& level : features.front().level_names) {
     std::vector<torch::Tensor> parts;
     for (auto& f : features) parts.push_back(to_tensor(f.level(level)));
     auto all = torch::cat(parts, 0).to(torch::kFloat64);
-    mean = all.mean(0).to(torch::kFloat32);
-    sd = all.std(0, /*unbiased=*/false).to(torch::kFloat32);
-    sd = torch::where(sd > 1e-8, sd, torch::ones_like(sd));
-  };
+    auto sd = all.std(0, /*unbiased=*/false).to(torch::kFloat32);
+    s.levels.push_back(level);
+    s.mean.push_back(all.mean(0).to(torch::kFloat32));
+    s.sd.push_back(torch::where(sd > 1e-8, sd, torch::ones_like(sd)));
+  }
+  return s;
+}
+
+FeatureStats identity_feature_stats(const std::vector<std::string>& levels, int64_t dim) {
   FeatureStats s;
-  fit("spot", s.spot_mean, s.spot_sd);
-  fit("neighbourhood", s.neigh_mean, s.neigh_sd);
+  for (auto& l : levels) {
+    s.levels.push_back(l);
+    s.mean.push_back(torch::zeros({dim}));
+    s.sd.push_back(torch::ones({dim}));
+  }
   return s;
 }
 
 FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& sections,
                                      const std::vector<SectionFeatures>& features,
-                                     const FeatureStats& stats, const ModelConfig& cfg,
+                                     const FeatureStats& stats, const RunConfig& run,
                                      bool with_expression) {
+  const ModelConfig& cfg = run.model;
+  const std::vector<std::string> scale_levels = multiscale_levels(run.encoder);
   FeatureTensors t;
   std::vector<torch::Tensor> spot, neigh, nb, gl, ctx, expr, xy;
+  std::vector<std::vector<torch::Tensor>> scales(scale_levels.size());
+  if (!features.empty() && features.size() != sections.size())
+    throw std::invalid_argument("build_feature_tensors: one feature set per section, or none");
   int64_t offset = 0;
   t.offsets.push_back(0);
   auto index_tensor = [](const std::vector<int64_t>& v, int64_t n, int k, int64_t off) {
@@ -61,8 +83,13 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
     const PreparedSection& sec = *sections[s];
     int64_t n = sec.n_spots();
     t.section_ids.push_back(sec.id);
-    spot.push_back((to_tensor(features[s].level("spot")) - stats.spot_mean) / stats.spot_sd);
-    neigh.push_back((to_tensor(features[s].level("neighbourhood")) - stats.neigh_mean) / stats.neigh_sd);
+    if (!features.empty()) {
+      spot.push_back(stats.standardise("spot", to_tensor(features[s].level("spot"))));
+      neigh.push_back(stats.standardise("neighbourhood", to_tensor(features[s].level("neighbourhood"))));
+    }
+    if (cfg.fusion == "multiscale" && !features.empty())
+      for (size_t l = 0; l < scale_levels.size(); ++l)
+        scales[l].push_back(stats.standardise(scale_levels[l], to_tensor(features[s].level(scale_levels[l]))));
     nb.push_back(index_tensor(nearest_spots(sec.pixel_xy, cfg.n_neighbours), n, cfg.n_neighbours, offset));
     gl.push_back(index_tensor(nearest_spots(sec.pixel_xy, cfg.n_global), n, cfg.n_global, offset));
     ctx.push_back(index_tensor(nearest_spots(sec.pixel_xy, cfg.spot_context_size), n,
@@ -77,8 +104,12 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
     offset += n;
     t.offsets.push_back(offset);
   }
-  t.spot = torch::cat(spot, 0);
-  t.neighbourhood = torch::cat(neigh, 0);
+  if (!features.empty()) {
+    t.spot = torch::cat(spot, 0);
+    t.neighbourhood = torch::cat(neigh, 0);
+  }
+  if (cfg.fusion == "multiscale" && !features.empty())
+    for (auto& l : scales) t.scales.push_back(torch::cat(l, 0));
   t.neighbours = torch::cat(nb, 0);
   t.global = torch::cat(gl, 0);
   t.context = torch::cat(ctx, 0);

@@ -15,14 +15,18 @@
 
 namespace hiscmcl {
 
-// Per-level standardisation (z-score) fitted on the training spots; sd 0 -> 1.
+// Per-level standardisation (z-score) fitted on the training spots; sd 0 -> 1. End-to-end
+// models carry identity statistics (mean 0, sd 1): their trunk learns its own scale.
 struct FeatureStats {
-  torch::Tensor spot_mean, spot_sd, neigh_mean, neigh_sd;
+  std::vector<std::string> levels;
+  std::vector<torch::Tensor> mean, sd;  // per level, [D]
+  torch::Tensor standardise(const std::string& level, const torch::Tensor& x) const;
 };
 
 struct FeatureTensors {
   torch::Tensor spot;           // [N, D] standardised
   torch::Tensor neighbourhood;  // [N, D] standardised
+  std::vector<torch::Tensor> scales;  // [N, D] standardised, per multiscale level (multiscale)
   torch::Tensor neighbours;     // [N, n] int64
   torch::Tensor global;         // [N, m] int64
   torch::Tensor context;        // [N, K] int64 (spatial spot context)
@@ -31,17 +35,20 @@ struct FeatureTensors {
   std::vector<std::string> section_ids;
   std::vector<int64_t> offsets;  // section s = rows [offsets[s], offsets[s+1])
 
-  int64_t size() const { return spot.size(0); }
+  int64_t size() const { return offsets.back(); }
   // Image-branch inputs of the rows idx.
   ImageInputs image_inputs(const torch::Tensor& idx, const std::string& fusion) const;
 };
 
+// Statistics of every level the features carry.
 FeatureStats fit_feature_stats(const std::vector<SectionFeatures>& features);
+FeatureStats identity_feature_stats(const std::vector<std::string>& levels, int64_t dim);
 
 // sections and features in the same order. with_expression: take expression from sections.
+// features may be empty (end-to-end training): the image tensors are then left undefined.
 FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& sections,
                                      const std::vector<SectionFeatures>& features,
-                                     const FeatureStats& stats, const ModelConfig& cfg,
+                                     const FeatureStats& stats, const RunConfig& cfg,
                                      bool with_expression);
 
 // Rows of a Matrix as a float tensor (copy) and back.

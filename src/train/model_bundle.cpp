@@ -13,7 +13,7 @@ namespace hiscmcl {
 void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   fs::create_directories(dir);
   json j;
-  j["format"] = "hiscmcl-model/1";
+  j["format"] = "hiscmcl-model/2";  // 2: per-level feature statistics, optional trunk
   j["config"] = to_json(b.config);
   j["shape"] = {{"feature_dim", b.shape.feature_dim}, {"n_scales", b.shape.n_scales},
                 {"n_genes", b.shape.n_genes}, {"max_x", b.shape.max_x}, {"max_y", b.shape.max_y}};
@@ -23,6 +23,8 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   j["key_offsets"] = b.key_offsets;
   j["spot_diameter_px"] = b.spot_diameter_px;
   j["um_per_px"] = b.um_per_px;
+  j["feature_levels"] = b.stats.levels;
+  j["trunk"] = b.trunk ? b.config.encoder.name : "";
   {
     AtomicPath p(dir / "model.pt");
     torch::save(b.model, p.temp().string());
@@ -30,9 +32,17 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   }
   {
     AtomicPath p(dir / "tensors.pt");
-    std::vector<torch::Tensor> t = {b.stats.spot_mean, b.stats.spot_sd, b.stats.neigh_mean,
-                                    b.stats.neigh_sd, b.key_embeddings, b.key_expression};
+    std::vector<torch::Tensor> t = {b.key_embeddings, b.key_expression};
+    for (size_t l = 0; l < b.stats.levels.size(); ++l) {
+      t.push_back(b.stats.mean[l]);
+      t.push_back(b.stats.sd[l]);
+    }
     torch::save(t, p.temp().string());
+    p.commit();
+  }
+  if (b.trunk) {
+    AtomicPath p(dir / "trunk.pt");
+    save_cnn_weights(*b.trunk, p.temp().string());
     p.commit();
   }
   // model.json last: its presence marks a complete bundle.
@@ -43,10 +53,13 @@ ModelBundle load_model_bundle(const fs::path& dir) {
   fs::path meta = dir / "model.json";
   if (!fs::exists(meta)) throw InputError(dir.string(), "not a trained model folder (no model.json)");
   ModelBundle b;
+  std::string trunk;
   try {
     json j = json::parse(read_text_file(meta));
-    if (j.value("format", "") != "hiscmcl-model/1")
-      throw InputError(meta.string(), "unknown model format");
+    const std::string format = j.value("format", "");
+    if (format == "hiscmcl-model/1")
+      throw InputError(meta.string(), "written by an older hiscmcl (format 1); train the model again");
+    if (format != "hiscmcl-model/2") throw InputError(meta.string(), "unknown model format '" + format + "'");
     b.config = run_config_from_json(j["config"]);
     auto& s = j["shape"];
     b.shape = {s["feature_dim"], s["n_scales"], s["n_genes"], s["max_x"], s["max_y"]};
@@ -56,6 +69,8 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     b.key_offsets = j["key_offsets"].get<std::vector<int64_t>>();
     b.spot_diameter_px = j["spot_diameter_px"];
     b.um_per_px = j["um_per_px"];
+    b.stats.levels = j.at("feature_levels").get<std::vector<std::string>>();
+    trunk = j.value("trunk", "");
   } catch (const json::exception& e) {
     throw InputError(meta.string(), std::string("malformed: ") + e.what());
   }
@@ -64,10 +79,20 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     torch::load(b.model, (dir / "model.pt").string());
     std::vector<torch::Tensor> t;
     torch::load(t, (dir / "tensors.pt").string());
-    if (t.size() != 6) throw InputError((dir / "tensors.pt").string(), "expected 6 tensors");
-    b.stats = {t[0], t[1], t[2], t[3]};
-    b.key_embeddings = t[4];
-    b.key_expression = t[5];
+    if (t.size() != 2 + 2 * b.stats.levels.size())
+      throw InputError((dir / "tensors.pt").string(),
+                       "expected " + std::to_string(2 + 2 * b.stats.levels.size()) + " tensors");
+    b.key_embeddings = t[0];
+    b.key_expression = t[1];
+    for (size_t l = 0; l < b.stats.levels.size(); ++l) {
+      b.stats.mean.push_back(t[2 + 2 * l]);
+      b.stats.sd.push_back(t[3 + 2 * l]);
+    }
+    if (!trunk.empty()) {
+      b.trunk = make_cnn_trunk(trunk);
+      load_cnn_weights(*b.trunk, (dir / "trunk.pt").string());
+      b.trunk->eval();
+    }
   } catch (const c10::Error& e) {
     throw InputError(dir.string(), std::string("cannot load model weights: ") + e.what_without_backtrace());
   }

@@ -4,6 +4,8 @@
 //                   embeddings) and their measured expression
 //   model.json      resolved config, model shape, gene panel, normalisation, encoder, key sections,
 //                   training geometry (spot diameter, µm/px)
+//   trunk.pt        end-to-end models only: the fine-tuned CNN trunk (a plain-dict weight file
+//                   as encoders/cnn.h reads), which replaces the configured encoder at prediction
 //   train_log.csv   epoch,loss,seconds,spots_per_s,temperature
 #pragma once
 #include <torch/torch.h>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "model/hiscmcl_model.h"
+#include "encoders/cnn.h"
 #include "model/run_config.h"
 #include "train/feature_tensors.h"
 
@@ -31,6 +34,7 @@ struct ModelBundle {
   torch::Tensor key_embeddings;    // [Nk, P]
   torch::Tensor key_expression;    // [Nk, G] (config.data.eval_norm)
   HisCMCLModel model{nullptr};
+  CnnTrunk trunk{nullptr};         // end-to-end models: the trained trunk (else null)
 };
 
 void save_model_bundle(const std::filesystem::path& dir, ModelBundle& b);  // atomic folder

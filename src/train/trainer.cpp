@@ -12,7 +12,6 @@
 #include "data/normalize.h"
 
 namespace hiscmcl {
-namespace {
 
 torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const torch::Tensor& idx,
                            const RunConfig& cfg) {
@@ -27,6 +26,8 @@ torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const t
   auto xy = t.xy.index_select(0, idx).unsqueeze(0);
   return model->spot_embedding(expr, xy).squeeze(0);
 }
+
+namespace {
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -68,12 +69,9 @@ torch::Tensor image_embeddings(HisCMCLModel& model, const FeatureTensors& t, con
   return torch::cat(parts, 0);
 }
 
-TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
-                         const std::vector<SectionFeatures>& features, const RunConfig& cfg) {
+void init_bundle(ModelBundle& b, const std::vector<const PreparedSection*>& sections,
+                 const RunConfig& cfg) {
   if (sections.empty()) throw std::invalid_argument("no training sections");
-  torch::manual_seed(cfg.train.seed);
-  TrainResult result;
-  ModelBundle& b = result.bundle;
   b.config = cfg;
   b.genes = sections[0]->genes;
   b.normalization = sections[0]->normalization;
@@ -88,21 +86,49 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
   }
   b.spot_diameter_px = median(diam);
   b.um_per_px = median(umpp);
+}
 
-  b.stats = fit_feature_stats(features);
-  FeatureTensors t = build_feature_tensors(sections, features, b.stats, cfg.model, true);
-  if (cfg.train.permute_pairs) {
-    // Negative control: a fixed random derangement of expression against images.
-    auto g = at::detail::createCPUGenerator(cfg.train.seed + 7919);
-    auto perm = torch::randperm(t.size(), g, torch::kInt64);
-    t.expression = t.expression.index_select(0, perm);
-    t.xy = t.xy.index_select(0, perm);
-  }
-  b.shape.feature_dim = t.spot.size(1);
-  b.shape.n_scales = 2;
+void permute_pairs(FeatureTensors& t, uint64_t seed) {
+  auto g = at::detail::createCPUGenerator(seed + 7919);
+  auto perm = torch::randperm(t.size(), g, torch::kInt64);
+  t.expression = t.expression.index_select(0, perm);
+  t.xy = t.xy.index_select(0, perm);
+}
+
+void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_dim) {
+  b.shape.feature_dim = feature_dim;
+  b.shape.n_scales = int64_t(multiscale_levels(b.config.encoder).size());
   b.shape.n_genes = int64_t(b.genes.size());
   b.shape.max_x = t.xy.select(1, 0).max().item<int64_t>();
   b.shape.max_y = t.xy.select(1, 1).max().item<int64_t>();
+}
+
+void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
+                        const std::vector<const PreparedSection*>& sections) {
+  const RunConfig& cfg = b.config;
+  b.key_embeddings = spot_embeddings(b.model, t, cfg);
+  b.key_offsets = t.offsets;
+  Normalization eval_norm = parse_normalization(cfg.data.eval_norm);
+  if (to_string(eval_norm) == b.normalization) {
+    b.key_expression = t.expression.clone();
+  } else {
+    std::vector<torch::Tensor> parts;
+    for (auto* s : sections) parts.push_back(to_tensor(normalize(s->counts, eval_norm)));
+    b.key_expression = torch::cat(parts, 0);
+  }
+}
+
+TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
+                         const std::vector<SectionFeatures>& features, const RunConfig& cfg) {
+  torch::manual_seed(cfg.train.seed);
+  TrainResult result;
+  ModelBundle& b = result.bundle;
+  init_bundle(b, sections, cfg);
+
+  b.stats = fit_feature_stats(features);
+  FeatureTensors t = build_feature_tensors(sections, features, b.stats, cfg, true);
+  if (cfg.train.permute_pairs) permute_pairs(t, cfg.train.seed);
+  set_model_shape(b, t, t.spot.size(1));
   b.model = HisCMCLModel(b.shape, cfg);
 
   torch::optim::Adam opt(b.model->parameters(),
@@ -150,16 +176,7 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
 
   // Retrieval keys: the training spots' expression embeddings and their expression on the
   // evaluation scale.
-  b.key_embeddings = spot_embeddings(b.model, t, cfg);
-  b.key_offsets = t.offsets;
-  Normalization eval_norm = parse_normalization(cfg.data.eval_norm);
-  if (to_string(eval_norm) == b.normalization) {
-    b.key_expression = t.expression.clone();
-  } else {
-    std::vector<torch::Tensor> parts;
-    for (auto* s : sections) parts.push_back(to_tensor(normalize(s->counts, eval_norm)));
-    b.key_expression = torch::cat(parts, 0);
-  }
+  set_retrieval_keys(b, t, sections);
   return result;
 }
 

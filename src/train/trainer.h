@@ -27,6 +27,20 @@ struct TrainResult {
 TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
                          const std::vector<SectionFeatures>& features, const RunConfig& cfg);
 
+// Pieces shared by the frozen and end-to-end trainers.
+// The bundle's config, panel, training sections and geometry (median spot diameter, µm/px).
+void init_bundle(ModelBundle& b, const std::vector<const PreparedSection*>& sections,
+                 const RunConfig& cfg);
+// Negative control: a fixed random derangement of expression (and positions) against images.
+void permute_pairs(FeatureTensors& t, uint64_t seed);
+void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_dim);
+// Keys: the training spots' expression embeddings, and their expression on the evaluation scale.
+void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
+                        const std::vector<const PreparedSection*>& sections);
+// Spot-branch embeddings of the rows idx in the configured spot context (training forward).
+torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const torch::Tensor& idx,
+                           const RunConfig& cfg);
+
 void write_train_log(const std::filesystem::path& path, const std::vector<EpochLog>& log);
 
 // Spot-branch embeddings of every row of t (which must carry expression), in the key context:

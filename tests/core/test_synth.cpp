@@ -181,6 +181,42 @@ TEST(Synth, ExpressionFollowsTheGeneratorsComposition) {
   for (int g : noise) EXPECT_LT(std::fabs(pearson(expr[size_t(g)], tumour_frac)), 0.2) << panel.genes[size_t(g)];
 }
 
+TEST(Synth, NoiseCeilingIsTheTruthScoredAgainstTheCounts) {
+  SynthOptions o;  // the demo's settings, no image rendering
+  GenePanel panel = make_gene_panel(o.genes, o.seed);
+  const size_t G = panel.genes.size();
+  SynthSection s = synthesize_section(o, panel, 0, /*render_image=*/false);
+  ASSERT_EQ(s.expected.size(), s.counted.size() * G);
+  // Shares are positive; a noise gene keeps the same share in every spot (no signal).
+  for (size_t i = 0; i < s.counted.size(); ++i)
+    for (size_t g = 0; g < G; ++g) {
+      ASSERT_GT(s.expected[i * G + g], 0.0);
+      if (panel.programme[g] < 0) ASSERT_EQ(s.expected[i * G + g], s.expected[g]);
+    }
+  SectionMetrics c = noise_ceiling(s, panel);
+  // Noise genes are constant in the truth and count as 0; ACG is over all genes.
+  double signal = 0;
+  for (size_t g = 0; g < G; ++g) {
+    if (panel.programme[g] < 0) EXPECT_EQ(c.pcc[g], 0.0) << panel.genes[g];
+    else signal += c.pcc[g];
+  }
+  EXPECT_NEAR(c.acg, signal / double(G), 1e-12);
+  EXPECT_GT(c.acg, 0.5);   // the demo's counts carry real signal ...
+  EXPECT_LT(c.acg, 0.8);   // ... under real noise, and 20% of genes carry none
+  EXPECT_GT(c.hvg, c.acg);
+  // The same counts scored against a blurred truth (every spot pulled halfway to the section
+  // mean, then shuffled between spots for one gene) lose correlation: the ceiling is a ceiling.
+  SynthSection worse = s;
+  const size_t n = s.counted.size();
+  for (size_t g = 0; g < G; ++g) {
+    double mean = 0;
+    for (size_t i = 0; i < n; ++i) mean += s.expected[i * G + g] / double(n);
+    for (size_t i = 0; i < n; ++i)
+      worse.expected[i * G + g] = 0.5 * s.expected[i * G + g] + 0.5 * s.expected[((i * 7919) % n) * G + g];
+  }
+  EXPECT_LT(noise_ceiling(worse, panel).acg, c.acg - 0.05);
+}
+
 TEST(Synth, ImageGeometryAndHeColours) {
   SynthOptions o = small_options();
   o.grid = 8;

@@ -108,7 +108,7 @@ TEST(SpotBranch, SpatialContextDoesNotDependOnTheBatch) {
   RunConfig c = small_config("spot", "spatial");
   torch::manual_seed(0);
   FeatureStats st = fit_feature_stats(t.features);
-  FeatureTensors ft = build_feature_tensors(ptrs(t), t.features, st, c.model, true);
+  FeatureTensors ft = build_feature_tensors(ptrs(t), t.features, st, c, true);
   ModelShape shape{8, 2, 12, 10, 10};
   HisCMCLModel model(shape, c);
   auto all = spot_embeddings(model, ft, c);  // chunks of 256
@@ -197,7 +197,7 @@ TEST(Training, LossFallsAndSaveLoadIsBitExact) {
   ModelBundle b = load_model_bundle(dir.path);
   EXPECT_EQ(b.genes, r.bundle.genes);
   EXPECT_TRUE(torch::equal(b.key_embeddings, r.bundle.key_embeddings));
-  FeatureTensors ft = build_feature_tensors(ptrs(t), t.features, b.stats, b.config.model, true);
+  FeatureTensors ft = build_feature_tensors(ptrs(t), t.features, b.stats, b.config, true);
   auto before = image_embeddings(r.bundle.model, ft, c);
   auto after = image_embeddings(b.model, ft, b.config);
   EXPECT_TRUE(torch::equal(before, after));
