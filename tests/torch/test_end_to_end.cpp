@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -180,5 +181,44 @@ TEST(UpsampledScales, LevelsParseAndUpsampledFeaturesAreTheSpotCropResized) {
     FAIL() << "histo cannot take upsampled crops";
   } catch (const InputError& err) {
     EXPECT_NE(std::string(err.what()).find("upsampled_scales"), std::string::npos) << err.what();
+  }
+}
+
+TEST(RunConfigs, ShippedConfigsLoadAndSayWhatTheyAre) {
+  auto path = [](const char* n) { return std::filesystem::path(HISCMCL_SOURCE_DIR) / "configs" / n; };
+  RunConfig d = load_run_config(path("default.toml"));
+  EXPECT_EQ(d.train.mode, "frozen");
+  EXPECT_EQ(d.encoder.name, "histo");
+  EXPECT_EQ(d.model.fusion, "hierarchical");
+  EXPECT_EQ(d.predict.weighting, "inverse_square");
+
+  RunConfig r = load_run_config(path("reference.toml"));  // spec §9
+  EXPECT_EQ(r.train.mode, "end_to_end");
+  EXPECT_TRUE(r.train.augment);
+  EXPECT_EQ(r.encoder.name, "densenet121");
+  EXPECT_EQ(r.encoder.compat_crop_px, 224);
+  EXPECT_EQ(multiscale_levels(r.encoder), (std::vector<std::string>{"spot", "up672"}));
+  EXPECT_EQ(r.loss.temperature, 1.0);
+  EXPECT_FALSE(r.loss.l2_normalize);
+  EXPECT_EQ(r.train.lr, 1e-4);
+  EXPECT_EQ(r.train.epochs, 100);
+  EXPECT_EQ(r.model.spot_heads, 16);
+  EXPECT_EQ(r.model.spot_head_dim, 128);
+  EXPECT_EQ(r.predict.key_chunk, 32);
+  EXPECT_EQ(r.data.eval_norm, "per_gene_compat");
+
+  RunConfig f = load_run_config(path("reference_frozen.toml"));
+  EXPECT_EQ(f.train.mode, "frozen");
+  EXPECT_EQ(multiscale_levels(f.encoder), (std::vector<std::string>{"spot", "neighbourhood"}));
+
+  // A bad list is refused naming the file and the key.
+  TempDir dir;
+  std::ofstream(dir / "bad.toml") << "[encoder]\nupsampled_scales = \"224;672\"\n";
+  try {
+    load_run_config(dir / "bad.toml");
+    FAIL() << "accepted a malformed upsampled_scales";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.toml"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("upsampled_scales"), std::string::npos) << e.what();
   }
 }
