@@ -8,9 +8,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+
 namespace fs = std::filesystem;
 
 namespace hiscmcl::test {
+
+std::string input_error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an InputError";
+  return {};
+}
 
 fs::path shared_data() {
   if (const char* env = std::getenv("HISCMCL_SHARED_DATA"); env && *env) return fs::path(env);

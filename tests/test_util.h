@@ -1,6 +1,7 @@
 // Helpers shared by the tests: where the real data lives, temporary folders, running the CLI.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace hiscmcl::test {
@@ -34,6 +35,9 @@ struct CommandResult {
 CommandResult run_command(const std::string& cmdline);
 // Runs the built hiscmcl binary with the given arguments (a shell-quoted string).
 CommandResult run_hiscmcl(const std::string& args);
+// The message of the InputError fn() throws, or "" and a test failure when it throws none.
+std::string input_error_of(const std::function<void()>& fn);
+
 // /usr/bin/python3 when it can import the named module, else empty.
 std::string python_with(const std::string& module);
 

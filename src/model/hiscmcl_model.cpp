@@ -13,6 +13,21 @@ HisCMCLModelImpl::HisCMCLModelImpl(const ModelShape& shape, const RunConfig& cfg
   else
     log_inv_temperature_ = register_buffer("log_inv_temperature", init);
   loss_opt_.l2_normalize = cfg.loss.l2_normalize;
+  if (cfg.model.regression_head) {
+    using namespace torch::nn;
+    regression_ = register_module(
+        "regression", Sequential(Linear(cfg.model.proj_dim, cfg.model.proj_dim), GELU(),
+                                 Linear(cfg.model.proj_dim, shape.n_genes)));
+    regression_weight_ = cfg.loss.regression_weight;
+  }
+}
+
+torch::Tensor HisCMCLModelImpl::training_loss(const torch::Tensor& spot_emb, const torch::Tensor& image_emb,
+                                              const torch::Tensor& expression) {
+  auto l = loss(spot_emb, image_emb);
+  if (has_regression_head() && regression_weight_ > 0)
+    l = l + regression_weight_ * torch::mse_loss(regress(image_emb), expression);
+  return l;
 }
 
 torch::Tensor HisCMCLModelImpl::loss(const torch::Tensor& spot_emb, const torch::Tensor& image_emb) {

@@ -28,12 +28,20 @@ class HisCMCLModelImpl : public torch::nn::Module {
   }
   torch::Tensor loss(const torch::Tensor& spot_emb, const torch::Tensor& image_emb);
   double temperature() const { return 1.0 / log_inv_temperature_.exp().item<double>(); }
+  // model.regression_head: image embedding [B, P] -> expression [B, G] (training normalisation).
+  bool has_regression_head() const { return !regression_.is_empty(); }
+  torch::Tensor regress(const torch::Tensor& image_emb) { return regression_->forward(image_emb); }
+  // The training objective: contrastive loss, plus w * MSE(head, expression) with the head.
+  torch::Tensor training_loss(const torch::Tensor& spot_emb, const torch::Tensor& image_emb,
+                              const torch::Tensor& expression);
 
  private:
   ImageBranch image_{nullptr};
   SpotBranch spot_{nullptr};
   torch::Tensor log_inv_temperature_;
   ContrastiveLossOptions loss_opt_;
+  torch::nn::Sequential regression_{nullptr};
+  double regression_weight_ = 0;
 };
 TORCH_MODULE(HisCMCLModel);
 

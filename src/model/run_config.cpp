@@ -102,11 +102,11 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
       .get("spot_context_size", m.spot_context_size).get("spot_layers", m.spot_layers)
       .get("spot_heads", m.spot_heads).get("spot_head_dim", m.spot_head_dim)
       .get("spot_dropout", m.spot_dropout).get("position_embedding", m.position_embedding)
-      .get("input_dropout", m.input_dropout).done();
+      .get("input_dropout", m.input_dropout).get("regression_head", m.regression_head).done();
   auto& l = c.loss;
   Fields(j, "loss", source)
       .get("temperature", l.temperature).get("learn_temperature", l.learn_temperature)
-      .get("l2_normalize", l.l2_normalize).done();
+      .get("l2_normalize", l.l2_normalize).get("regression_weight", l.regression_weight).done();
   auto& t = c.train;
   Fields(j, "train", source)
       .get("mode", t.mode).get("epochs", t.epochs).get("batch_size", t.batch_size).get("lr", t.lr)
@@ -117,7 +117,8 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   Fields(j, "predict", source)
       .get("k", p.k).get("distance", p.distance).get("key_context", p.key_context)
       .get("key_chunk", p.key_chunk).get("ridge_alpha", p.ridge_alpha)
-      .get("weighting", p.weighting).get("softmax_temperature", p.softmax_temperature).done();
+      .get("weighting", p.weighting).get("softmax_temperature", p.softmax_temperature)
+      .get("predictor", p.predictor).done();
   auto& d = c.data;
   Fields(j, "data", source)
       .get("normalization", d.normalization).get("eval_norm", d.eval_norm).done();
@@ -128,6 +129,10 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   check_choice(source, "predict.distance", p.distance, {"L1", "L2"});
   check_choice(source, "predict.key_context", p.key_context, {"compat", "per_section"});
   check_choice(source, "predict.weighting", p.weighting, {"inverse_square", "softmax"});
+  check_choice(source, "predict.predictor", p.predictor, {"retrieval", "regression"});
+  if (p.predictor == "regression" && !m.regression_head)
+    throw InputError(source, "predict.predictor = \"regression\" needs model.regression_head = true");
+  if (l.regression_weight < 0) throw InputError(source, "loss.regression_weight must be >= 0");
   if (p.softmax_temperature < 0) throw InputError(source, "predict.softmax_temperature must be >= 0");
   check_choice(source, "encoder.img_norm", e.img_norm, {"imagenet", "none"});
   check_choice(source, "data.normalization", d.normalization,
@@ -205,9 +210,9 @@ json to_json(const RunConfig& c) {
                 {"spot_context_size", m.spot_context_size}, {"spot_layers", m.spot_layers},
                 {"spot_heads", m.spot_heads}, {"spot_head_dim", m.spot_head_dim},
                 {"spot_dropout", m.spot_dropout}, {"position_embedding", m.position_embedding},
-                {"input_dropout", m.input_dropout}};
+                {"input_dropout", m.input_dropout}, {"regression_head", m.regression_head}};
   j["loss"] = {{"temperature", c.loss.temperature}, {"learn_temperature", c.loss.learn_temperature},
-               {"l2_normalize", c.loss.l2_normalize}};
+               {"l2_normalize", c.loss.l2_normalize}, {"regression_weight", c.loss.regression_weight}};
   const auto& t = c.train;
   j["train"] = {{"mode", t.mode}, {"epochs", t.epochs}, {"batch_size", t.batch_size},
                 {"lr", t.lr}, {"weight_decay", t.weight_decay}, {"accumulation", t.accumulation},
@@ -216,7 +221,8 @@ json to_json(const RunConfig& c) {
   const auto& p = c.predict;
   j["predict"] = {{"k", p.k}, {"distance", p.distance}, {"key_context", p.key_context},
                   {"key_chunk", p.key_chunk}, {"ridge_alpha", p.ridge_alpha},
-                  {"weighting", p.weighting}, {"softmax_temperature", p.softmax_temperature}};
+                  {"weighting", p.weighting}, {"softmax_temperature", p.softmax_temperature},
+                  {"predictor", p.predictor}};
   j["data"] = {{"normalization", c.data.normalization}, {"eval_norm", c.data.eval_norm}};
   return j;
 }

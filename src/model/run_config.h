@@ -41,12 +41,14 @@ struct ModelConfig {
   double spot_dropout = 0.0;
   bool position_embedding = false;  // the reference: true
   double input_dropout = 0.0;           // dropout on the (standardised) image features, training only
+  bool regression_head = false;  // an MLP from the image embedding to expression, trained beside the loss
 };
 
 struct LossConfig {
   double temperature = 0.1;
   bool learn_temperature = true;
   bool l2_normalize = true;
+  double regression_weight = 1.0;  // with model.regression_head: loss += w * MSE(head, expression)
 };
 
 struct TrainConfig {
@@ -70,7 +72,10 @@ struct PredictConfig {
   std::string key_context = "compat";  // compat: chunks of key_chunk over the section order | per_section
   int key_chunk = 128;  // = train.batch_size; the reference: 32
   std::string weighting = "inverse_square";  // inverse_square (the paper: 1/d²) | softmax
-  double softmax_temperature = 0;  // softmax weighting: 0 = the model's (learned) temperature
+  double softmax_temperature = 0;
+  // retrieval (the paper's) | regression (model.regression_head's output, on the training
+  // normalisation's scale)
+  std::string predictor = "retrieval";  // softmax weighting: 0 = the model's (learned) temperature
   double ridge_alpha = 0;          // 0: chosen by leave-one-section-out among a grid
 };
 

@@ -22,6 +22,10 @@ Matrix RetrievalPredictor::predict(const std::vector<std::array<double, 2>>& pix
                                    const SectionFeatures& features) {
   Matrix q = image_embeddings(pixel_xy, features);
   const PredictConfig& pc = bundle_.config.predict;
+  if (pc.predictor == "regression") {
+    torch::NoGradGuard no_grad;
+    return to_matrix(bundle_.model->regress(to_tensor(q)));
+  }
   double tau = 0;
   if (pc.weighting == "softmax")
     tau = pc.softmax_temperature > 0 ? pc.softmax_temperature : bundle_.model->temperature();

@@ -218,7 +218,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
       }
       auto img = b.model->image_embedding(in);
       auto spot = spot_forward(b.model, t, idx, cfg);
-      auto loss = b.model->loss(spot, img);
+      auto loss = b.model->training_loss(spot, img, t.expression.index_select(0, idx));
       (loss / cfg.train.accumulation).backward();
       if ((bi + 1) % cfg.train.accumulation == 0 || bi + 1 == batches) {
         opt.step();
@@ -228,14 +228,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
       spots += idx.size(0);
       bar.advance();
     }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - e_start).count();
-    EpochLog e{epoch, loss_sum / double(std::max<int64_t>(1, spots)), secs,
-               double(spots) / std::max(secs, 1e-9), b.model->temperature()};
-    result.log.push_back(e);
-    std::ostringstream suf;
-    suf.precision(4);
-    suf << " loss " << e.loss << " " << e.spots_per_s << " spots/s";
-    bar.set_suffix(suf.str());
+    result.log.push_back(end_epoch(epoch, loss_sum, spots, e_start, b.model->temperature(), bar));
   }
   bar.finish();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();

@@ -69,6 +69,17 @@ torch::Tensor image_embeddings(HisCMCLModel& model, const FeatureTensors& t, con
   return torch::cat(parts, 0);
 }
 
+EpochLog end_epoch(int epoch, double loss_sum, int64_t spots,
+                   std::chrono::steady_clock::time_point start, double temperature, ProgressBar& bar) {
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EpochLog e{epoch, loss_sum / double(std::max<int64_t>(1, spots)), secs,
+             double(spots) / std::max(secs, 1e-9), temperature};
+  bar.set_suffix(fmt::format(e.spots_per_s >= 10 ? " loss {:.4g} {:.0f} spots/s" : " loss {:.4g} {:.2f} spots/s",
+                             e.loss, e.spots_per_s));
+  spdlog::debug("epoch {} loss {:.5f} ({:.2f}s)", epoch, e.loss, secs);
+  return e;
+}
+
 void init_bundle(ModelBundle& b, const std::vector<const PreparedSection*>& sections,
                  const RunConfig& cfg) {
   if (sections.empty()) throw std::invalid_argument("no training sections");
@@ -143,13 +154,13 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
     auto e_start = std::chrono::steady_clock::now();
     auto perm = torch::randperm(n, torch::kInt64);
     double loss_sum = 0;
-    int64_t loss_n = 0, spots = 0;
+    int64_t spots = 0;
     opt.zero_grad();
     for (int64_t bi = 0; bi < batches; ++bi) {
       auto idx = perm.slice(0, bi * bs, std::min(n, (bi + 1) * bs));
       auto img = b.model->image_embedding(t.image_inputs(idx, cfg.model.fusion));
       auto spot = spot_forward(b.model, t, idx, cfg);
-      auto loss = b.model->loss(spot, img);
+      auto loss = b.model->training_loss(spot, img, t.expression.index_select(0, idx));
       (loss / cfg.train.accumulation).backward();
       // Step after every accumulation group and after the epoch's last micro-batch (spec §5).
       if ((bi + 1) % cfg.train.accumulation == 0 || bi + 1 == batches) {
@@ -157,19 +168,10 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
         opt.zero_grad();
       }
       loss_sum += loss.item<double>() * double(idx.size(0));
-      loss_n += idx.size(0);
       spots += idx.size(0);
       bar.advance();
     }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - e_start).count();
-    EpochLog e{epoch, loss_sum / std::max<int64_t>(1, loss_n), secs, spots / std::max(secs, 1e-9),
-               b.model->temperature()};
-    result.log.push_back(e);
-    std::ostringstream suf;
-    suf.precision(4);
-    suf << " loss " << e.loss << " " << int(e.spots_per_s) << " spots/s";
-    bar.set_suffix(suf.str());
-    spdlog::debug("epoch {} loss {:.5f} ({:.2f}s)", epoch, e.loss, secs);
+    result.log.push_back(end_epoch(epoch, loss_sum, spots, e_start, b.model->temperature(), bar));
   }
   bar.finish();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();

@@ -4,10 +4,12 @@
 // accumulation, fixed seeds. After training the training spots' expression embeddings (the
 // retrieval keys) are computed in the configured key context.
 #pragma once
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "common/progress.h"
 #include "train/model_bundle.h"
 
 namespace hiscmcl {
@@ -37,6 +39,9 @@ void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_di
 // Keys: the training spots' expression embeddings, and their expression on the evaluation scale.
 void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
                         const std::vector<const PreparedSection*>& sections);
+// The epoch's log line (mean loss per spot, spots/s) and the progress bar's suffix.
+EpochLog end_epoch(int epoch, double loss_sum, int64_t spots,
+                   std::chrono::steady_clock::time_point start, double temperature, ProgressBar& bar);
 // Spot-branch embeddings of the rows idx in the configured spot context (training forward).
 torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const torch::Tensor& idx,
                            const RunConfig& cfg);

@@ -42,17 +42,6 @@ struct StFixture {
   std::string path(const std::string& name) const { return (tmp / name).string(); }
 };
 
-// The InputError message of f(), or "" (a test failure) when it does not throw one.
-template <class F>
-std::string input_error(F f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InputError";
-  return "";
-}
 
 bool has(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
 
@@ -70,21 +59,21 @@ TEST(BadInputReaders, GoodFixtureReads) {
 TEST(BadInputReaders, MissingCountsFile) {
   StFixture f("\tG1\n1x1\t1\n");
   fs::remove(f.tmp / "counts.tsv");
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv"))) << msg;
   EXPECT_TRUE(has(msg, "not found")) << msg;
 }
 
 TEST(BadInputReaders, CountsHeaderWithoutGenes) {
   StFixture f("\n1x1\n");
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv") + " (line 1)")) << msg;
   EXPECT_TRUE(has(msg, "no gene names")) << msg;
 }
 
 TEST(BadInputReaders, NonNumericCount) {
   StFixture f("\tG1\tG2\n1x1\t1\t0\n2x1\t0\tabc\n");
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv") + " (line 3, column 3)")) << msg;
   EXPECT_TRUE(has(msg, "non-numeric count 'abc'")) << msg;
   EXPECT_TRUE(has(msg, "gene 'G2'")) << msg;
@@ -92,7 +81,7 @@ TEST(BadInputReaders, NonNumericCount) {
 
 TEST(BadInputReaders, NegativeCount) {
   StFixture f("\tG1\tG2\n1x1\t-2\t0\n2x1\t0\t1\n");
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv") + " (line 2, column 2)")) << msg;
   EXPECT_TRUE(has(msg, "negative count '-2'")) << msg;
   EXPECT_TRUE(has(msg, "gene 'G1'")) << msg;
@@ -100,7 +89,7 @@ TEST(BadInputReaders, NegativeCount) {
 
 TEST(BadInputReaders, NaNCount) {
   StFixture f("\tG1\tG2\n1x1\t1\t0\n2x1\tNaN\t1\n");
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv") + " (line 3, column 2)")) << msg;
   EXPECT_TRUE(has(msg, "NaN count")) << msg;
 }
@@ -123,7 +112,7 @@ TEST(BadInputReaders, SpotMismatchIsCountedNotFatal) {
 TEST(BadInputReaders, SpotCentreOutsideImage) {
   std::string spots = std::string(kSpots) + "4\t1\t4\t1\t120.0\t20.0\t1\n";
   StFixture f("\tG1\n1x1\t1\n4x1\t2\n", spots);
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("spots.tsv"))) << msg;
   EXPECT_TRUE(has(msg, "spot 4x1")) << msg;
   EXPECT_TRUE(has(msg, "100 x 80")) << msg;
@@ -131,7 +120,7 @@ TEST(BadInputReaders, SpotCentreOutsideImage) {
 
 TEST(BadInputReaders, EmptySectionAfterFiltering) {
   StFixture f("\tG1\n3x1\t1\n7x7\t2\n");  // 3x1 unselected, 7x7 unknown
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv"))) << msg;
   EXPECT_TRUE(has(msg, "empty section")) << msg;
 }
@@ -143,7 +132,7 @@ TEST(BadInputReaders, TruncatedJpeg) {
   cv::imwrite(f.path("he.jpg"), noise);
   fs::resize_file(f.tmp / "he.jpg", fs::file_size(f.tmp / "he.jpg") / 2);
   f.ms.files["image"] = f.tmp / "he.jpg";
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("he.jpg"))) << msg;
   EXPECT_TRUE(has(msg, "truncated JPEG")) << msg;
 }
@@ -164,7 +153,7 @@ TEST(BadInputReaders, CorruptHdf5) {
   ms.id = "V";
   ms.format = "visium";
   ms.files["dir"] = tmp / "out";
-  std::string msg = input_error([&] { read_section(ms); });
+  std::string msg = test::input_error_of([&] { read_section(ms); });
   EXPECT_TRUE(has(msg, (tmp / "out/filtered_feature_bc_matrix.h5").string())) << msg;
   EXPECT_TRUE(has(msg, "not an HDF5 file")) << msg;
 }
@@ -183,14 +172,14 @@ TEST(BadInputReaders, ValidHdf5ThatIsNot10x) {
   H5Sclose(space);
   H5Gclose(grp);
   H5Fclose(file);
-  std::string msg = input_error([&] { read_10x_h5(p); });
+  std::string msg = test::input_error_of([&] { read_10x_h5(p); });
   EXPECT_TRUE(has(msg, p.string())) << msg;
   EXPECT_TRUE(has(msg, "missing dataset /matrix/barcodes")) << msg;
 
   // And with no /matrix group at all.
   file = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   H5Fclose(file);
-  msg = input_error([&] { read_10x_h5(p); });
+  msg = test::input_error_of([&] { read_10x_h5(p); });
   EXPECT_TRUE(has(msg, p.string())) << msg;
   EXPECT_TRUE(has(msg, "/matrix")) << msg;
 }
@@ -206,7 +195,7 @@ TEST(BadInputReaders, VisiumMissingPositions) {
   ms.id = "V";
   ms.format = "visium";
   ms.files["dir"] = tmp / "out";
-  std::string msg = input_error([&] { read_section(ms); });
+  std::string msg = test::input_error_of([&] { read_section(ms); });
   EXPECT_TRUE(has(msg, "tissue_positions_list.csv")) << msg;
   EXPECT_TRUE(has(msg, "not found")) << msg;
 }
@@ -214,7 +203,7 @@ TEST(BadInputReaders, VisiumMissingPositions) {
 TEST(BadInputReaders, ManifestUnknownFormat) {
   test::TempDir tmp;
   std::ofstream(tmp / "m.toml") << "[[section]]\nid = \"X\"\nformat = \"loom\"\nfile = \"a\"\n";
-  std::string msg = input_error([&] { load_manifest(tmp / "m.toml"); });
+  std::string msg = test::input_error_of([&] { load_manifest(tmp / "m.toml"); });
   EXPECT_TRUE(has(msg, (tmp / "m.toml").string())) << msg;
   EXPECT_TRUE(has(msg, "unknown format 'loom'")) << msg;
 }
@@ -224,7 +213,7 @@ TEST(BadInputReaders, ManifestSelectUnknownSection) {
   std::ofstream(tmp / "m.toml") << "[[section]]\nid = \"X\"\nformat = \"h5ad\"\nfile = \"a\"\n"
                                    "[[section]]\nid = \"Y\"\nformat = \"h5ad\"\nfile = \"b\"\n";
   Manifest m = load_manifest(tmp / "m.toml");
-  std::string msg = input_error([&] { m.select("Q"); });
+  std::string msg = test::input_error_of([&] { m.select("Q"); });
   EXPECT_TRUE(has(msg, (tmp / "m.toml").string())) << msg;
   EXPECT_TRUE(has(msg, "'Q'")) << msg;
   EXPECT_TRUE(has(msg, "X, Y")) << msg;
@@ -232,7 +221,7 @@ TEST(BadInputReaders, ManifestSelectUnknownSection) {
 
 TEST(BadInputReaders, ShortCountsRow) {
   StFixture f("\tG1\tG2\n1x1\t1\t0\n2x1\t4\n");
-  std::string msg = input_error([&] { read_section(f.ms); });
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv") + " (line 3)")) << msg;
   EXPECT_TRUE(has(msg, "row has 1 counts but the header has 2 genes")) << msg;
 }

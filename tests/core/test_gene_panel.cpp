@@ -43,16 +43,6 @@ Section make_section(const std::string& id, std::vector<std::string> genes,
   return s;
 }
 
-std::string expect_input_error(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
-}
-
 }  // namespace
 
 TEST(GenePanel, RealHer2stPanelNpyMatchesTxt) {
@@ -74,14 +64,14 @@ TEST(GenePanel, TxtSkipsBlanksAndCommentsAndRejectsDuplicates) {
   EXPECT_EQ(load_gene_panel(tmp / "p.txt"), (std::vector<std::string>{"KRT5", "ERBB2", "CD74"}));
 
   std::ofstream(tmp / "dup.txt") << "KRT5\nERBB2\nKRT5\n";
-  std::string msg = expect_input_error([&] { load_gene_panel(tmp / "dup.txt"); });
+  std::string msg = test::input_error_of([&] { load_gene_panel(tmp / "dup.txt"); });
   EXPECT_NE(msg.find("dup.txt"), std::string::npos) << msg;
   EXPECT_NE(msg.find("line 3"), std::string::npos) << msg;
 
   std::ofstream(tmp / "empty.txt") << "# nothing\n\n";
-  msg = expect_input_error([&] { load_gene_panel(tmp / "empty.txt"); });
+  msg = test::input_error_of([&] { load_gene_panel(tmp / "empty.txt"); });
   EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
-  msg = expect_input_error([&] { load_gene_panel(tmp / "absent.txt"); });
+  msg = test::input_error_of([&] { load_gene_panel(tmp / "absent.txt"); });
   EXPECT_NE(msg.find("absent.txt"), std::string::npos) << msg;
 }
 
@@ -98,16 +88,16 @@ TEST(Npy, ByteAndUnicodeStrings) {
 TEST(Npy, PickledAndTruncatedFilesAreClearErrors) {
   test::TempDir tmp;
   write_raw_npy(tmp / "obj.npy", "|O", "(3,)", "\x80\x02garbage");
-  std::string msg = expect_input_error([&] { read_npy_strings(tmp / "obj.npy"); });
+  std::string msg = test::input_error_of([&] { read_npy_strings(tmp / "obj.npy"); });
   EXPECT_NE(msg.find("pickled .npy is not supported"), std::string::npos) << msg;
   EXPECT_NE(msg.find("obj.npy"), std::string::npos) << msg;
 
   write_raw_npy(tmp / "short.npy", "<U4", "(3,)", std::string(20, 'x'));
-  msg = expect_input_error([&] { read_npy_strings(tmp / "short.npy"); });
+  msg = test::input_error_of([&] { read_npy_strings(tmp / "short.npy"); });
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
 
   std::ofstream(tmp / "not.npy") << "hello";
-  msg = expect_input_error([&] { read_npy_strings(tmp / "not.npy"); });
+  msg = test::input_error_of([&] { read_npy_strings(tmp / "not.npy"); });
   EXPECT_NE(msg.find("not a .npy"), std::string::npos) << msg;
 }
 
@@ -123,7 +113,7 @@ TEST(Npy, Float32RoundTripAndLayout) {
   // Header padded so the data starts on a 64-byte boundary (what numpy expects).
   EXPECT_EQ(fs::file_size(tmp / "f.npy") % 64, (6 * 4) % 64);
   write_raw_npy(tmp / "d.npy", "<f8", "(2, 3)", std::string(48, '\0'));
-  std::string msg = expect_input_error([&] { read_npy_f32(tmp / "d.npy"); });
+  std::string msg = test::input_error_of([&] { read_npy_f32(tmp / "d.npy"); });
   EXPECT_NE(msg.find("<f4"), std::string::npos) << msg;
 }
 

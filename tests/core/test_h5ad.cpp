@@ -43,16 +43,6 @@ PreparedSection sample_section() {
   return s;
 }
 
-std::string input_error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
-}
-
 }  // namespace
 
 TEST(H5ad, PreparedSectionRoundTripIsBitExact) {
@@ -179,7 +169,7 @@ TEST(H5ad, ReadsSectionsAnndataWrites) {
 TEST(H5ad, CorruptOrForeignFilesAreInputErrors) {
   test::TempDir tmp;
   std::ofstream(tmp / "text.h5ad") << "this is not HDF5";
-  std::string msg = input_error_of([&] { read_h5ad_section(tmp / "text.h5ad"); });
+  std::string msg = test::input_error_of([&] { read_h5ad_section(tmp / "text.h5ad"); });
   EXPECT_NE(msg.find("text.h5ad"), std::string::npos) << msg;
   EXPECT_NE(msg.find("not an HDF5 file"), std::string::npos) << msg;
 
@@ -190,19 +180,19 @@ TEST(H5ad, CorruptOrForeignFilesAreInputErrors) {
     H5Gclose(g);
     H5Fclose(f);
   }
-  msg = input_error_of([&] { read_h5ad_section(tmp / "other.h5"); });
+  msg = test::input_error_of([&] { read_h5ad_section(tmp / "other.h5"); });
   EXPECT_NE(msg.find("other.h5"), std::string::npos) << msg;
   EXPECT_NE(msg.find("dataset /obs"), std::string::npos) << msg;
-  msg = input_error_of([&] { read_prepared_h5ad(tmp / "other.h5"); });
+  msg = test::input_error_of([&] { read_prepared_h5ad(tmp / "other.h5"); });
   EXPECT_NE(msg.find("other.h5"), std::string::npos) << msg;
 
   // A truncated store file.
   write_prepared_h5ad(tmp / "whole.h5ad", sample_section());
   fs::copy_file(tmp / "whole.h5ad", tmp / "cut.h5ad");
   fs::resize_file(tmp / "cut.h5ad", fs::file_size(tmp / "whole.h5ad") / 2);
-  msg = input_error_of([&] { read_prepared_h5ad(tmp / "cut.h5ad"); });
+  msg = test::input_error_of([&] { read_prepared_h5ad(tmp / "cut.h5ad"); });
   EXPECT_NE(msg.find("cut.h5ad"), std::string::npos) << msg;
 
-  msg = input_error_of([&] { read_h5ad_section(tmp / "missing.h5ad"); });
+  msg = test::input_error_of([&] { read_h5ad_section(tmp / "missing.h5ad"); });
   EXPECT_NE(msg.find("not found"), std::string::npos) << msg;
 }

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "eval/metrics.h"
 #include "model/hiscmcl_model.h"
+#include "predict/retrieval_predictor.h"
+#include "small_model.h"
 #include "test_util.h"
 #include "train/model_bundle.h"
 #include "train/trainer.h"
@@ -14,19 +17,7 @@ using namespace hiscmcl;
 namespace {
 
 RunConfig small_config(const std::string& fusion, const std::string& context) {
-  RunConfig c;
-  c.model.fusion = fusion;
-  c.model.spot_context = context;
-  c.model.d_model = 32;
-  c.model.fusion_heads = 4;
-  c.model.proj_dim = 16;
-  c.model.spot_heads = 2;
-  c.model.spot_head_dim = 8;
-  c.model.n_neighbours = 3;
-  c.model.n_global = 5;
-  c.model.spot_context_size = 3;
-  c.model.position_embedding = true;
-  return c;
+  return test::small_model_config(fusion, context);
 }
 
 // A small section whose expression is a fixed function of its image features plus noise.
@@ -213,4 +204,44 @@ TEST(Training, FixedSeedGivesIdenticalModels) {
   TrainResult b = train_frozen(ptrs(t), t.features, c);
   EXPECT_TRUE(torch::equal(a.bundle.key_embeddings, b.bundle.key_embeddings));
   EXPECT_EQ(a.log.back().loss, b.log.back().loss);
+}
+
+TEST(Training, RegressionHeadLearnsTheExpressionOfHeldOutSpots) {
+  // Expression is relu(features x W) + noise: the head must predict held-out spots well, and
+  // much better than with the expression shuffled against the images.
+  ToySet t = toy_set(3, 8, 10, 12, 11);
+  RunConfig c = small_config("spot", "batch");
+  c.model.regression_head = true;
+  c.loss.regression_weight = 1.0;
+  c.predict.predictor = "regression";
+  c.train.epochs = 80;
+  c.train.batch_size = 32;
+  c.train.accumulation = 1;
+  c.train.lr = 3e-3;
+  std::vector<const PreparedSection*> train = {&t.sections[0], &t.sections[1]};
+  std::vector<SectionFeatures> feats = {t.features[0], t.features[1]};
+  auto mean_pcc = [&](const RunConfig& cfg) {
+    TrainResult r = train_frozen(train, feats, cfg);
+    RetrievalPredictor p(r.bundle);
+    Matrix y = p.predict(t.sections[2].pixel_xy, t.features[2]);
+    return evaluate_section(y, t.sections[2].expression).acg;
+  };
+  double real = mean_pcc(c);
+  EXPECT_GT(real, 0.7);
+  c.train.permute_pairs = true;
+  double shuffled = mean_pcc(c);
+  EXPECT_LT(shuffled, 0.3);
+  EXPECT_GT(real - shuffled, 0.5);
+
+  // The head is part of the saved model.
+  c.train.permute_pairs = false;
+  c.train.epochs = 2;
+  TrainResult r = train_frozen(train, feats, c);
+  test::TempDir dir;
+  save_model_bundle(dir.path, r.bundle);
+  ModelBundle b = load_model_bundle(dir.path);
+  ASSERT_TRUE(b.model->has_regression_head());
+  RetrievalPredictor pa(r.bundle), pb(b);
+  EXPECT_EQ(pa.predict(t.sections[2].pixel_xy, t.features[2]).data,
+            pb.predict(t.sections[2].pixel_xy, t.features[2]).data);
 }
