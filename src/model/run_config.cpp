@@ -116,7 +116,7 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   auto& p = c.predict;
   Fields(j, "predict", source)
       .get("k", p.k).get("distance", p.distance).get("key_context", p.key_context)
-      .get("key_chunk", p.key_chunk).get("ridge_alpha", p.ridge_alpha)
+      .get("key_chunk", p.key_chunk).get("key_rounds", p.key_rounds).get("ridge_alpha", p.ridge_alpha)
       .get("weighting", p.weighting).get("softmax_temperature", p.softmax_temperature)
       .get("predictor", p.predictor).done();
   auto& d = c.data;
@@ -127,7 +127,8 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   check_choice(source, "model.spot_context", m.spot_context, {"batch", "spatial"});
   check_choice(source, "train.mode", t.mode, {"frozen", "end_to_end"});
   check_choice(source, "predict.distance", p.distance, {"L1", "L2"});
-  check_choice(source, "predict.key_context", p.key_context, {"compat", "per_section"});
+  check_choice(source, "predict.key_context", p.key_context, {"compat", "per_section", "averaged"});
+  if (p.key_chunk < 1 || p.key_rounds < 1) throw InputError(source, "predict.key_chunk and key_rounds must be >= 1");
   check_choice(source, "predict.weighting", p.weighting, {"inverse_square", "softmax"});
   check_choice(source, "predict.predictor", p.predictor, {"retrieval", "regression"});
   if (p.predictor == "regression" && !m.regression_head)
@@ -220,7 +221,7 @@ json to_json(const RunConfig& c) {
                 {"permute_pairs", t.permute_pairs}};
   const auto& p = c.predict;
   j["predict"] = {{"k", p.k}, {"distance", p.distance}, {"key_context", p.key_context},
-                  {"key_chunk", p.key_chunk}, {"ridge_alpha", p.ridge_alpha},
+                  {"key_chunk", p.key_chunk}, {"key_rounds", p.key_rounds}, {"ridge_alpha", p.ridge_alpha},
                   {"weighting", p.weighting}, {"softmax_temperature", p.softmax_temperature},
                   {"predictor", p.predictor}};
   j["data"] = {{"normalization", c.data.normalization}, {"eval_norm", c.data.eval_norm}};

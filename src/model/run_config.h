@@ -69,8 +69,11 @@ struct TrainConfig {
 struct PredictConfig {
   int k = 200;
   std::string distance = "L1";     // L1 | L2 (weights 1/d²)
-  std::string key_context = "compat";  // compat: chunks of key_chunk over the section order | per_section
+  // compat: chunks of key_chunk over the section order | per_section | averaged: the mean over
+  // key_rounds random mixed chunkings (as training batches)
+  std::string key_context = "compat";
   int key_chunk = 128;  // = train.batch_size; the reference: 32
+  int key_rounds = 8;   // key_context = averaged: random mixed chunkings averaged per key
   std::string weighting = "inverse_square";  // inverse_square (the paper: 1/d²) | softmax
   double softmax_temperature = 0;
   // retrieval (the paper's) | regression (model.regression_head's output, on the training

@@ -219,12 +219,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
       auto img = b.model->image_embedding(in);
       auto spot = spot_forward(b.model, t, idx, cfg);
       auto loss = b.model->training_loss(spot, img, t.expression.index_select(0, idx));
-      (loss / cfg.train.accumulation).backward();
-      if ((bi + 1) % cfg.train.accumulation == 0 || bi + 1 == batches) {
-        opt.step();
-        opt.zero_grad();
-      }
-      loss_sum += loss.item<double>() * double(idx.size(0));
+      loss_sum += micro_batch_step(opt, loss, bi, batches, cfg.train.accumulation) * double(idx.size(0));
       spots += idx.size(0);
       bar.advance();
     }

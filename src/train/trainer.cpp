@@ -49,6 +49,23 @@ torch::Tensor spot_embeddings(HisCMCLModel& model, const FeatureTensors& t, cons
   };
   if (cfg.model.spot_context == "spatial") {
     run_chunks(0, t.size(), 256);
+  } else if (cfg.predict.key_context == "averaged") {
+    // Each key averaged over random mixed chunks, as training batches are drawn: the batch
+    // context the spot branch was trained in, with its randomness averaged out (spec §8 #11).
+    auto gen = at::detail::createCPUGenerator(cfg.train.seed + 104729);
+    torch::Tensor sum;
+    for (int r = 0; r < cfg.predict.key_rounds; ++r) {
+      auto perm = torch::randperm(t.size(), gen, torch::kInt64);
+      std::vector<torch::Tensor> round;
+      for (int64_t i = 0; i < t.size(); i += cfg.predict.key_chunk) {
+        auto idx = perm.slice(0, i, std::min(t.size(), i + cfg.predict.key_chunk));
+        round.push_back(spot_forward(model, t, idx.to(t.expression.device()), cfg));
+      }
+      auto emb = torch::empty_like(torch::cat(round, 0));
+      emb.index_copy_(0, perm.to(emb.device()), torch::cat(round, 0));
+      sum = r == 0 ? emb : sum + emb;
+    }
+    return sum / double(cfg.predict.key_rounds);
   } else if (cfg.predict.key_context == "per_section") {
     for (size_t s = 0; s + 1 < t.offsets.size(); ++s)
       run_chunks(t.offsets[s], t.offsets[s + 1], cfg.predict.key_chunk);
@@ -67,6 +84,17 @@ torch::Tensor image_embeddings(HisCMCLModel& model, const FeatureTensors& t, con
     parts.push_back(model->image_embedding(t.image_inputs(idx, cfg.model.fusion)));
   }
   return torch::cat(parts, 0);
+}
+
+double micro_batch_step(torch::optim::Optimizer& opt, const torch::Tensor& loss, int64_t bi,
+                        int64_t batches, int accumulation) {
+  (loss / accumulation).backward();
+  // Step after every accumulation group and after the epoch's last micro-batch (spec §5).
+  if ((bi + 1) % accumulation == 0 || bi + 1 == batches) {
+    opt.step();
+    opt.zero_grad();
+  }
+  return loss.item<double>();
 }
 
 EpochLog end_epoch(int epoch, double loss_sum, int64_t spots,
@@ -161,13 +189,7 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
       auto img = b.model->image_embedding(t.image_inputs(idx, cfg.model.fusion));
       auto spot = spot_forward(b.model, t, idx, cfg);
       auto loss = b.model->training_loss(spot, img, t.expression.index_select(0, idx));
-      (loss / cfg.train.accumulation).backward();
-      // Step after every accumulation group and after the epoch's last micro-batch (spec §5).
-      if ((bi + 1) % cfg.train.accumulation == 0 || bi + 1 == batches) {
-        opt.step();
-        opt.zero_grad();
-      }
-      loss_sum += loss.item<double>() * double(idx.size(0));
+      loss_sum += micro_batch_step(opt, loss, bi, batches, cfg.train.accumulation) * double(idx.size(0));
       spots += idx.size(0);
       bar.advance();
     }

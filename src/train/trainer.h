@@ -39,6 +39,10 @@ void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_di
 // Keys: the training spots' expression embeddings, and their expression on the evaluation scale.
 void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
                         const std::vector<const PreparedSection*>& sections);
+// Back-propagates loss / accumulation; steps (and zeroes) after every accumulation group and
+// after the epoch's last micro-batch bi = batches - 1. Returns the loss value.
+double micro_batch_step(torch::optim::Optimizer& opt, const torch::Tensor& loss, int64_t bi,
+                        int64_t batches, int accumulation);
 // The epoch's log line (mean loss per spot, spots/s) and the progress bar's suffix.
 EpochLog end_epoch(int epoch, double loss_sum, int64_t spots,
                    std::chrono::steady_clock::time_point start, double temperature, ProgressBar& bar);

@@ -245,3 +245,33 @@ TEST(Training, RegressionHeadLearnsTheExpressionOfHeldOutSpots) {
   EXPECT_EQ(pa.predict(t.sections[2].pixel_xy, t.features[2]).data,
             pb.predict(t.sections[2].pixel_xy, t.features[2]).data);
 }
+
+TEST(SpotBranch, AveragedKeysMatchOneWholeChunkAndAverageSmallOnes) {
+  ToySet t = toy_set(2, 5, 8, 12, 4);  // 50 spots
+  RunConfig c = small_config("spot", "batch");
+  torch::manual_seed(0);
+  FeatureStats st = fit_feature_stats(t.features);
+  FeatureTensors ft = build_feature_tensors(ptrs(t), t.features, st, c, true);
+  HisCMCLModel model(ModelShape{8, 2, 12, 10, 10}, c);
+  // One chunk holding every spot: the batch attention is permutation-equivariant, so any
+  // shuffling, averaged or not, gives the compat keys.
+  c.predict.key_chunk = 64;
+  c.predict.key_context = "compat";
+  auto whole = spot_embeddings(model, ft, c);
+  c.predict.key_context = "averaged";
+  c.predict.key_rounds = 3;
+  auto averaged_whole = spot_embeddings(model, ft, c);
+  EXPECT_LT((whole - averaged_whole).abs().max().item<double>(), 1e-5);
+  // Chunks of 8: the keys depend on the chunk; the average of 16 random chunkings lies nearer
+  // the whole-set keys than one section-ordered chunking does, and repeats exactly.
+  c.predict.key_chunk = 8;
+  c.predict.key_context = "compat";
+  auto ordered = spot_embeddings(model, ft, c);
+  c.predict.key_context = "averaged";
+  c.predict.key_rounds = 16;
+  auto avg = spot_embeddings(model, ft, c);
+  EXPECT_TRUE(torch::equal(avg, spot_embeddings(model, ft, c)));
+  double d_ordered = (ordered - whole).norm().item<double>(), d_avg = (avg - whole).norm().item<double>();
+  EXPECT_GT(d_ordered, 1e-3);
+  EXPECT_LT(d_avg, d_ordered);
+}
