@@ -183,7 +183,9 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
 
   const int64_t n = t.size();
   const int64_t bs = std::min<int64_t>(cfg.train.batch_size, n);
-  const int64_t batches = cfg.train.drop_last ? n / bs : (n + bs - 1) / bs;
+  // BatchNorm cannot train on a batch of one spot: a last batch of one is dropped.
+  const int64_t batches = (cfg.train.drop_last || n % bs == 1) ? n / bs : (n + bs - 1) / bs;
+  if (batches < 1) throw InputError("train.batch_size", "end-to-end training needs at least 2 spots");
   ProgressBar bar("train (end-to-end)", int64_t(cfg.train.epochs) * batches, "batch");
   auto t_start = std::chrono::steady_clock::now();
   for (int epoch = 1; epoch <= cfg.train.epochs; ++epoch) {
