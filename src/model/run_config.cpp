@@ -112,7 +112,7 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
       .get("mode", t.mode).get("epochs", t.epochs).get("batch_size", t.batch_size).get("lr", t.lr)
       .get("weight_decay", t.weight_decay).get("accumulation", t.accumulation).get("seed", t.seed)
       .get("drop_last", t.drop_last).get("augment", t.augment)
-      .get("permute_pairs", t.permute_pairs).done();
+      .get("permute_pairs", t.permute_pairs).get("ensemble", t.ensemble).done();
   auto& p = c.predict;
   Fields(j, "predict", source)
       .get("k", p.k).get("distance", p.distance).get("key_context", p.key_context)
@@ -142,6 +142,9 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   if (t.epochs < 1 || t.batch_size < 2 || t.accumulation < 1 || t.lr <= 0)
     throw InputError(source, "train: epochs >= 1, batch_size >= 2, accumulation >= 1, lr > 0");
   if (p.k < 1) throw InputError(source, "predict.k must be >= 1");
+  if (t.ensemble < 1 || t.ensemble > 16) throw InputError(source, "train.ensemble must be between 1 and 16");
+  if (t.ensemble > 1 && t.mode != "frozen")
+    throw InputError(source, "train.ensemble > 1 is available with train.mode = \"frozen\"");
   try {
     upsampled_scale_list(e.upsampled_scales);
   } catch (const InputError& err) {
@@ -218,7 +221,7 @@ json to_json(const RunConfig& c) {
   j["train"] = {{"mode", t.mode}, {"epochs", t.epochs}, {"batch_size", t.batch_size},
                 {"lr", t.lr}, {"weight_decay", t.weight_decay}, {"accumulation", t.accumulation},
                 {"seed", t.seed}, {"drop_last", t.drop_last}, {"augment", t.augment},
-                {"permute_pairs", t.permute_pairs}};
+                {"permute_pairs", t.permute_pairs}, {"ensemble", t.ensemble}};
   const auto& p = c.predict;
   j["predict"] = {{"k", p.k}, {"distance", p.distance}, {"key_context", p.key_context},
                   {"key_chunk", p.key_chunk}, {"key_rounds", p.key_rounds}, {"ridge_alpha", p.ridge_alpha},

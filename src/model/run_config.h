@@ -61,6 +61,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   bool drop_last = false;
   bool augment = true;          // end_to_end only (spec §2.9)
+  int ensemble = 1;             // frozen: models trained with seeds seed, seed+1, ...; predictions averaged
   // Negative control: pair each training spot's image with another spot's expression. A model
   // that learns real signal must then predict nothing (mean PCC ~ 0).
   bool permute_pairs = false;

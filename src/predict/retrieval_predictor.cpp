@@ -20,6 +20,19 @@ Matrix RetrievalPredictor::image_embeddings(const std::vector<std::array<double,
 
 Matrix RetrievalPredictor::predict(const std::vector<std::array<double, 2>>& pixel_xy,
                                    const SectionFeatures& features) {
+  Matrix sum = predict_member(pixel_xy, features);
+  for (auto& m : bundle_.members) {
+    Matrix y = RetrievalPredictor(m).predict_member(pixel_xy, features);
+    for (size_t i = 0; i < sum.data.size(); ++i) sum.data[i] += y.data[i];
+  }
+  const float n = float(1 + bundle_.members.size());
+  if (n > 1)
+    for (float& v : sum.data) v /= n;
+  return sum;
+}
+
+Matrix RetrievalPredictor::predict_member(const std::vector<std::array<double, 2>>& pixel_xy,
+                                          const SectionFeatures& features) {
   Matrix q = image_embeddings(pixel_xy, features);
   const PredictConfig& pc = bundle_.config.predict;
   if (pc.predictor == "regression") {

@@ -14,12 +14,15 @@ namespace hiscmcl {
 class RetrievalPredictor {
  public:
   explicit RetrievalPredictor(ModelBundle& bundle) : bundle_(bundle) {}
-  // Query spots of one section: its pixel centres (for neighbour tokens) and features.
+  // Query spots of one section: its pixel centres (for neighbour tokens) and features. An
+  // ensemble bundle predicts the mean of its members' predictions.
   Matrix predict(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features);
+  // Member 0's image embeddings.
   Matrix image_embeddings(const std::vector<std::array<double, 2>>& pixel_xy,
                           const SectionFeatures& features);
 
  private:
+  Matrix predict_member(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features);
   ModelBundle& bundle_;
 };
 

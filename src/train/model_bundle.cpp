@@ -25,6 +25,9 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   j["um_per_px"] = b.um_per_px;
   j["feature_levels"] = b.stats.levels;
   j["trunk"] = b.trunk ? b.config.encoder.name : "";
+  j["members"] = b.members.size();
+  for (size_t m = 0; m < b.members.size(); ++m)
+    save_model_bundle(dir / ("member_" + std::to_string(m + 1)), b.members[m]);
   {
     AtomicPath p(dir / "model.pt");
     torch::save(b.model, p.temp().string());
@@ -54,6 +57,7 @@ ModelBundle load_model_bundle(const fs::path& dir) {
   if (!fs::exists(meta)) throw InputError(dir.string(), "not a trained model folder (no model.json)");
   ModelBundle b;
   std::string trunk;
+  size_t n_members = 0;
   try {
     json j = json::parse(read_text_file(meta));
     const std::string format = j.value("format", "");
@@ -71,6 +75,7 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     b.um_per_px = j["um_per_px"];
     b.stats.levels = j.at("feature_levels").get<std::vector<std::string>>();
     trunk = j.value("trunk", "");
+    n_members = j.value("members", size_t(0));
   } catch (const json::exception& e) {
     throw InputError(meta.string(), std::string("malformed: ") + e.what());
   }
@@ -97,6 +102,8 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     throw InputError(dir.string(), std::string("cannot load model weights: ") + e.what_without_backtrace());
   }
   b.model->eval();
+  for (size_t m = 0; m < n_members; ++m)
+    b.members.push_back(load_model_bundle(dir / ("member_" + std::to_string(m + 1))));
   return b;
 }
 

@@ -6,6 +6,7 @@
 //                   training geometry (spot diameter, µm/px)
 //   trunk.pt        end-to-end models only: the fine-tuned CNN trunk (a plain-dict weight file
 //                   as encoders/cnn.h reads), which replaces the configured encoder at prediction
+//   member_<i>/     train.ensemble > 1: the other members, each a complete bundle of this layout
 //   train_log.csv   epoch,loss,seconds,spots_per_s,temperature
 #pragma once
 #include <torch/torch.h>
@@ -35,6 +36,9 @@ struct ModelBundle {
   torch::Tensor key_expression;    // [Nk, G] (config.data.eval_norm)
   HisCMCLModel model{nullptr};
   CnnTrunk trunk{nullptr};         // end-to-end models: the trained trunk (else null)
+  // train.ensemble > 1: the members trained with seeds seed + 1, seed + 2, ...; predictions are
+  // the mean of every member's (this bundle is member 0).
+  std::vector<ModelBundle> members;
 };
 
 void save_model_bundle(const std::filesystem::path& dir, ModelBundle& b);  // atomic folder

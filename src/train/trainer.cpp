@@ -159,6 +159,26 @@ void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
 
 TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
                          const std::vector<SectionFeatures>& features, const RunConfig& cfg) {
+  if (cfg.train.ensemble > 1) {
+    // Members differ only in their seed; member 0 holds the others and the averaged loss curve.
+    RunConfig one = cfg;
+    one.train.ensemble = 1;
+    TrainResult first = train_frozen(sections, features, one);
+    for (int m = 1; m < cfg.train.ensemble; ++m) {
+      spdlog::info("train: ensemble member {} of {}", m + 1, cfg.train.ensemble);
+      one.train.seed = cfg.train.seed + uint64_t(m);
+      TrainResult r = train_frozen(sections, features, one);
+      for (size_t e = 0; e < first.log.size(); ++e) {
+        first.log[e].loss += r.log[e].loss;
+        first.log[e].seconds += r.log[e].seconds;
+      }
+      first.seconds += r.seconds;
+      first.bundle.members.push_back(std::move(r.bundle));
+    }
+    for (auto& e : first.log) e.loss /= cfg.train.ensemble;
+    first.bundle.config = cfg;
+    return first;
+  }
   torch::manual_seed(cfg.train.seed);
   TrainResult result;
   ModelBundle& b = result.bundle;

@@ -275,3 +275,39 @@ TEST(SpotBranch, AveragedKeysMatchOneWholeChunkAndAverageSmallOnes) {
   EXPECT_GT(d_ordered, 1e-3);
   EXPECT_LT(d_avg, d_ordered);
 }
+
+TEST(Training, EnsembleAveragesItsMembersAndSurvivesSaveLoad) {
+  ToySet t = toy_set(3, 6, 8, 12, 9);
+  RunConfig c = small_config("hierarchical", "batch");
+  c.train.epochs = 3;
+  c.train.batch_size = 16;
+  c.predict.k = 5;
+  std::vector<const PreparedSection*> train = {&t.sections[0], &t.sections[1]};
+  std::vector<SectionFeatures> feats = {t.features[0], t.features[1]};
+  RunConfig one = c;
+  TrainResult seed0 = train_frozen(train, feats, one);
+  one.train.seed = 1;
+  TrainResult seed1 = train_frozen(train, feats, one);
+  c.train.ensemble = 2;
+  TrainResult ens = train_frozen(train, feats, c);
+  ASSERT_EQ(ens.bundle.members.size(), 1u);
+  // Member 0 is the seed-0 model, member 1 the seed-1 model; the log is their mean loss.
+  EXPECT_TRUE(torch::equal(ens.bundle.key_embeddings, seed0.bundle.key_embeddings));
+  EXPECT_TRUE(torch::equal(ens.bundle.members[0].key_embeddings, seed1.bundle.key_embeddings));
+  EXPECT_FALSE(torch::equal(seed0.bundle.key_embeddings, seed1.bundle.key_embeddings));
+  EXPECT_NEAR(ens.log.back().loss, 0.5 * (seed0.log.back().loss + seed1.log.back().loss), 1e-9);
+
+  const auto& q = t.sections[2];
+  Matrix y0 = RetrievalPredictor(seed0.bundle).predict(q.pixel_xy, t.features[2]);
+  Matrix y1 = RetrievalPredictor(seed1.bundle).predict(q.pixel_xy, t.features[2]);
+  Matrix y = RetrievalPredictor(ens.bundle).predict(q.pixel_xy, t.features[2]);
+  ASSERT_EQ(y.data.size(), y0.data.size());
+  for (size_t i = 0; i < y.data.size(); ++i) ASSERT_NEAR(y.data[i], 0.5f * (y0.data[i] + y1.data[i]), 1e-5);
+
+  test::TempDir dir;
+  save_model_bundle(dir.path, ens.bundle);
+  ModelBundle b = load_model_bundle(dir.path);
+  ASSERT_EQ(b.members.size(), 1u);
+  EXPECT_EQ(b.config.train.ensemble, 2);
+  EXPECT_EQ(RetrievalPredictor(b).predict(q.pixel_xy, t.features[2]).data, y.data);
+}
