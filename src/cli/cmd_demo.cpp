@@ -36,7 +36,9 @@ RunConfig demo_config(const std::string& explicit_path) {
                        exe.parent_path() / "configs" / "default.toml"})
       if (fs::exists(p)) return load_run_config(p);
   }
-  return RunConfig{};
+  RunConfig c;
+  c.train.ensemble = 2;  // as configs/default.toml (the struct's default is one model)
+  return c;
 }
 
 CommandRegistrar reg(

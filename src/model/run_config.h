@@ -1,8 +1,8 @@
 // Everything a run needs besides the data: encoder, model, loss, training and prediction settings.
 // Read from a TOML config (configs/default.toml, configs/reference.toml); unknown keys are errors so
 // a typo never silently falls back to a default. Stored with each model as JSON.
-// The defaults below are configs/default.toml's settings (the best measured on CPU); the
-// reference preset is configs/reference.toml.
+// The defaults below are configs/default.toml's settings (the best measured on CPU) except
+// train.ensemble (1 here, 2 there); the reference preset is configs/reference.toml.
 #pragma once
 #include <cstdint>
 #include <filesystem>
