@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "common/blas_kernel.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/thread_pool.h"
@@ -23,6 +24,7 @@ std::vector<CommandInfo>& command_registry() {
 
 int main(int argc, char** argv) {
   using namespace hiscmcl;
+  restart_with_better_blas_kernels(argv);  // first: OpenBLAS reads its kernel choice only at load
   CLI::App app{"hiscmcl: predict spatial gene expression from H&E histology (HisCMCL)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hiscmcl 0.1.0");
