@@ -37,7 +37,8 @@ RunConfig demo_config(const std::string& explicit_path) {
       if (fs::exists(p)) return load_run_config(p);
   }
   RunConfig c;
-  c.train.ensemble = 2;  // as configs/default.toml (the struct's default is one model)
+  c.train.ensemble = 2;  // as configs/default.toml (the structs' defaults are one model,
+  c.predict.centre_sections = true;  // uncentred retrieval)
   return c;
 }
 

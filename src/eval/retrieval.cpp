@@ -122,4 +122,28 @@ Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix
   return pred;
 }
 
+Matrix centre_groups(const Matrix& values, const std::vector<int64_t>& offsets) {
+  if (offsets.size() < 2 || offsets.front() != 0 || offsets.back() != values.rows)
+    throw std::invalid_argument("centre_groups: offsets must run from 0 to the number of rows");
+  for (size_t g = 0; g + 1 < offsets.size(); ++g)
+    if (offsets[g] > offsets[g + 1]) throw std::invalid_argument("centre_groups: offsets must not decrease");
+  const int64_t n = values.rows, c = values.cols;
+  std::vector<double> overall(size_t(c), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < c; ++j) overall[j] += values(i, j);
+  if (n > 0)
+    for (double& v : overall) v /= double(n);
+  Matrix out = values;
+  for (size_t g = 0; g + 1 < offsets.size(); ++g) {
+    const int64_t a = offsets[g], b = offsets[g + 1];
+    if (a == b) continue;
+    std::vector<double> mean(size_t(c), 0.0);
+    for (int64_t i = a; i < b; ++i)
+      for (int64_t j = 0; j < c; ++j) mean[j] += values(i, j);
+    for (int64_t i = a; i < b; ++i)
+      for (int64_t j = 0; j < c; ++j) out(i, j) = float(values(i, j) - mean[j] / double(b - a) + overall[j]);
+  }
+  return out;
+}
+
 }  // namespace hiscmcl

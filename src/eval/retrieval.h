@@ -39,4 +39,11 @@ Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix
                          std::vector<RetrievalNeighbours>* neighbours = nullptr,
                          double eps = 1e-12, double softmax_temperature = 0.0);
 
+// Removes each group's per-column mean and adds back the mean over all rows: rows
+// [offsets[g], offsets[g+1]) form group g (a training section). Retrieval averages neighbours from
+// several sections, so a gene's section-level offset (batch, library depth) would otherwise enter a
+// held-out section's prediction wherever its neighbours happen to come from. Throws
+// std::invalid_argument unless offsets run from 0 to rows, non-decreasing.
+Matrix centre_groups(const Matrix& values, const std::vector<int64_t>& offsets);
+
 }  // namespace hiscmcl

@@ -118,7 +118,7 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
       .get("k", p.k).get("distance", p.distance).get("key_context", p.key_context)
       .get("key_chunk", p.key_chunk).get("key_rounds", p.key_rounds).get("ridge_alpha", p.ridge_alpha)
       .get("weighting", p.weighting).get("softmax_temperature", p.softmax_temperature)
-      .get("predictor", p.predictor).done();
+      .get("predictor", p.predictor).get("centre_sections", p.centre_sections).done();
   auto& d = c.data;
   Fields(j, "data", source)
       .get("normalization", d.normalization).get("eval_norm", d.eval_norm).done();
@@ -226,7 +226,7 @@ json to_json(const RunConfig& c) {
   j["predict"] = {{"k", p.k}, {"distance", p.distance}, {"key_context", p.key_context},
                   {"key_chunk", p.key_chunk}, {"key_rounds", p.key_rounds}, {"ridge_alpha", p.ridge_alpha},
                   {"weighting", p.weighting}, {"softmax_temperature", p.softmax_temperature},
-                  {"predictor", p.predictor}};
+                  {"predictor", p.predictor}, {"centre_sections", p.centre_sections}};
   j["data"] = {{"normalization", c.data.normalization}, {"eval_norm", c.data.eval_norm}};
   return j;
 }

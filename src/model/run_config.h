@@ -81,6 +81,9 @@ struct PredictConfig {
   // normalisation's scale)
   std::string predictor = "retrieval";  // softmax weighting: 0 = the model's (learned) temperature
   double ridge_alpha = 0;          // 0: chosen by leave-one-section-out among a grid
+  // Retrieved expression with each training section's gene means replaced by the mean over all
+  // training spots (eval/retrieval.h centre_groups): neighbours then carry no section offset.
+  bool centre_sections = false;
 };
 
 struct DataConfig {

@@ -42,8 +42,10 @@ Matrix RetrievalPredictor::predict_member(const std::vector<std::array<double, 2
   double tau = 0;
   if (pc.weighting == "softmax")
     tau = pc.softmax_temperature > 0 ? pc.softmax_temperature : bundle_.model->temperature();
-  return retrieval_predict(q, to_matrix(bundle_.key_embeddings), to_matrix(bundle_.key_expression),
-                           pc.k, parse_retrieval_distance(pc.distance), nullptr, 1e-12, tau);
+  Matrix values = to_matrix(bundle_.key_expression);
+  if (pc.centre_sections) values = centre_groups(values, bundle_.key_offsets);
+  return retrieval_predict(q, to_matrix(bundle_.key_embeddings), values, pc.k,
+                           parse_retrieval_distance(pc.distance), nullptr, 1e-12, tau);
 }
 
 Matrix baseline_features(const std::vector<std::array<double, 2>>& pixel_xy,

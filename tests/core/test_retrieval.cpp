@@ -113,3 +113,21 @@ TEST(Retrieval, RejectsBadShapes) {
   EXPECT_EQ(parse_retrieval_distance("L1"), RetrievalDistance::l1);
   EXPECT_THROW(parse_retrieval_distance("cosine"), std::invalid_argument);
 }
+
+TEST(Retrieval, CentreGroupsReplacesSectionMeansByTheOverallMean) {
+  // Two sections: rows 0-1 (column means 2, 10) and rows 2-4 (column means 5, 1); overall means
+  // (1+3+4+5+6)/5 = 3.8 and (9+11+0+1+2)/5 = 4.6.
+  Matrix y(5, 2);
+  const float v[5][2] = {{1, 9}, {3, 11}, {4, 0}, {5, 1}, {6, 2}};
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 2; ++j) y(i, j) = v[i][j];
+  Matrix c = centre_groups(y, {0, 2, 5});
+  const float want[5][2] = {{2.8f, 3.6f}, {4.8f, 5.6f}, {2.8f, 3.6f}, {3.8f, 4.6f}, {4.8f, 5.6f}};
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 2; ++j) EXPECT_NEAR(c(i, j), want[i][j], 1e-5) << i << "," << j;
+  // One group: unchanged.
+  Matrix same = centre_groups(y, {0, 5});
+  for (size_t i = 0; i < y.data.size(); ++i) EXPECT_NEAR(same.data[i], y.data[i], 1e-5);
+  EXPECT_THROW(centre_groups(y, {0, 4}), std::invalid_argument);
+  EXPECT_THROW(centre_groups(y, {0, 3, 2, 5}), std::invalid_argument);
+}
