@@ -118,7 +118,7 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
       .get("k", p.k).get("distance", p.distance).get("key_context", p.key_context)
       .get("key_chunk", p.key_chunk).get("key_rounds", p.key_rounds).get("ridge_alpha", p.ridge_alpha)
       .get("weighting", p.weighting).get("softmax_temperature", p.softmax_temperature)
-      .get("predictor", p.predictor).get("centre_sections", p.centre_sections).done();
+      .get("predictor", p.predictor).get("centre_sections", p.centre_sections).get("keys", p.keys).done();
   auto& d = c.data;
   Fields(j, "data", source)
       .get("normalization", d.normalization).get("eval_norm", d.eval_norm).done();
@@ -131,6 +131,7 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
   if (p.key_chunk < 1 || p.key_rounds < 1) throw InputError(source, "predict.key_chunk and key_rounds must be >= 1");
   check_choice(source, "predict.weighting", p.weighting, {"inverse_square", "softmax"});
   check_choice(source, "predict.predictor", p.predictor, {"retrieval", "regression"});
+  check_choice(source, "predict.keys", p.keys, {"expression", "image", "both"});
   if (p.predictor == "regression" && !m.regression_head)
     throw InputError(source, "predict.predictor = \"regression\" needs model.regression_head = true");
   if (l.regression_weight < 0) throw InputError(source, "loss.regression_weight must be >= 0");
@@ -226,7 +227,7 @@ json to_json(const RunConfig& c) {
   j["predict"] = {{"k", p.k}, {"distance", p.distance}, {"key_context", p.key_context},
                   {"key_chunk", p.key_chunk}, {"key_rounds", p.key_rounds}, {"ridge_alpha", p.ridge_alpha},
                   {"weighting", p.weighting}, {"softmax_temperature", p.softmax_temperature},
-                  {"predictor", p.predictor}, {"centre_sections", p.centre_sections}};
+                  {"predictor", p.predictor}, {"centre_sections", p.centre_sections}, {"keys", p.keys}};
   j["data"] = {{"normalization", c.data.normalization}, {"eval_norm", c.data.eval_norm}};
   return j;
 }

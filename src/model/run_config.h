@@ -84,6 +84,10 @@ struct PredictConfig {
   // Retrieved expression with each training section's gene means replaced by the mean over all
   // training spots (eval/retrieval.h centre_groups): neighbours then carry no section offset.
   bool centre_sections = false;
+  // What the query image embedding is compared with: the training spots' expression embeddings
+  // (expression, the paper's) | their image embeddings (image) | both (the sum of the two unit
+  // vectors, so cosine weighs the two alike).
+  std::string keys = "expression";
 };
 
 struct DataConfig {

@@ -145,7 +145,15 @@ void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_di
 void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
                         const std::vector<const PreparedSection*>& sections) {
   const RunConfig& cfg = b.config;
-  b.key_embeddings = spot_embeddings(b.model, t, cfg);
+  const std::string& keys = cfg.predict.keys;
+  if (keys == "expression") {
+    b.key_embeddings = spot_embeddings(b.model, t, cfg);
+  } else if (keys == "image") {
+    b.key_embeddings = image_embeddings(b.model, t, cfg);
+  } else {
+    auto unit = [](const torch::Tensor& e) { return e / e.norm(2, 1, true).clamp_min(1e-12); };
+    b.key_embeddings = unit(spot_embeddings(b.model, t, cfg)) + unit(image_embeddings(b.model, t, cfg));
+  }
   b.key_offsets = t.offsets;
   Normalization eval_norm = parse_normalization(cfg.data.eval_norm);
   if (to_string(eval_norm) == b.normalization) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include "eval/metrics.h"
 #include "model/hiscmcl_model.h"
 #include "predict/retrieval_predictor.h"
@@ -310,4 +312,38 @@ TEST(Training, EnsembleAveragesItsMembersAndSurvivesSaveLoad) {
   ASSERT_EQ(b.members.size(), 1u);
   EXPECT_EQ(b.config.train.ensemble, 2);
   EXPECT_EQ(RetrievalPredictor(b).predict(q.pixel_xy, t.features[2]).data, y.data);
+}
+
+TEST(Training, RetrievalKeysAreTheChosenEmbeddings) {
+  // predict.keys: the query image embedding is compared with the training spots' expression
+  // embeddings (paper), their image embeddings, or the sum of the two unit vectors.
+  ToySet t = toy_set(2, 5, 8, 12, 13);
+  RunConfig c = small_config("hierarchical", "batch");
+  c.train.epochs = 2;
+  c.train.batch_size = 16;
+  c.predict.key_context = "compat";
+  TrainResult expr = train_frozen(ptrs(t), t.features, c);
+  FeatureTensors ft = build_feature_tensors(ptrs(t), t.features, expr.bundle.stats, c, true);
+  auto spot = spot_embeddings(expr.bundle.model, ft, c);
+  auto image = image_embeddings(expr.bundle.model, ft, c);
+  EXPECT_TRUE(torch::allclose(expr.bundle.key_embeddings, spot, 1e-5, 1e-6));
+
+  c.predict.keys = "image";
+  TrainResult img = train_frozen(ptrs(t), t.features, c);
+  EXPECT_TRUE(torch::allclose(img.bundle.key_embeddings, image, 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(img.bundle.key_embeddings, spot, 1e-3, 1e-3));
+
+  c.predict.keys = "both";
+  TrainResult both = train_frozen(ptrs(t), t.features, c);
+  auto unit = [](const torch::Tensor& e) { return e / e.norm(2, 1, true); };
+  EXPECT_TRUE(torch::allclose(both.bundle.key_embeddings, unit(spot) + unit(image), 1e-5, 1e-6));
+
+  // The choice is saved with the model, and a misspelt one is refused naming the key.
+  test::TempDir dir;
+  save_model_bundle(dir.path, both.bundle);
+  EXPECT_EQ(load_model_bundle(dir.path).config.predict.keys, "both");
+  nlohmann::json j = to_json(c);
+  j["predict"]["keys"] = "images";
+  std::string msg = test::input_error_of([&] { run_config_from_json(j); });
+  EXPECT_NE(msg.find("predict.keys"), std::string::npos) << msg;
 }
