@@ -176,6 +176,7 @@ TEST(RunConfigs, ShippedConfigsLoadAndSayWhatTheyAre) {
   EXPECT_EQ(d.encoder.name, "histo");
   EXPECT_EQ(d.model.fusion, "hierarchical");
   EXPECT_EQ(d.predict.weighting, "inverse_square");
+  EXPECT_EQ(d.predict.keys, "image");
 
   RunConfig r = load_run_config(path("reference.toml"));  // spec §9
   EXPECT_EQ(r.train.mode, "end_to_end");
@@ -191,6 +192,8 @@ TEST(RunConfigs, ShippedConfigsLoadAndSayWhatTheyAre) {
   EXPECT_EQ(r.model.spot_head_dim, 128);
   EXPECT_EQ(r.predict.key_chunk, 32);
   EXPECT_EQ(r.data.eval_norm, "per_gene_compat");
+  EXPECT_EQ(r.predict.keys, "expression");  // the paper's retrieval
+  EXPECT_FALSE(r.predict.centre_sections);
 
   RunConfig f = load_run_config(path("reference_frozen.toml"));
   EXPECT_EQ(f.train.mode, "frozen");
