@@ -1,6 +1,7 @@
-// The paper's predictor (spec §6): a query spot's image embedding is compared with the training
-// spots' expression embeddings (the keys stored in the model); the prediction is the 1/d²-weighted
-// mean of the top-k keys' measured expression (eval/retrieval.h does the maths).
+// The paper's predictor (spec §6): a query spot's image embedding is compared with the keys stored
+// in the model (the training spots' expression embeddings in the paper; their image embeddings with
+// predict.keys = "image"); the prediction is the 1/d²-weighted mean of the top-k keys' measured
+// expression (eval/retrieval.h does the maths).
 #pragma once
 #include <vector>
 

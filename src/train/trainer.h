@@ -36,7 +36,8 @@ void init_bundle(ModelBundle& b, const std::vector<const PreparedSection*>& sect
 // Negative control: a fixed random derangement of expression (and positions) against images.
 void permute_pairs(FeatureTensors& t, uint64_t seed);
 void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_dim);
-// Keys: the training spots' expression embeddings, and their expression on the evaluation scale.
+// Keys: the training spots' embeddings chosen by predict.keys (expression, image or both), and
+// their expression on the evaluation scale.
 void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
                         const std::vector<const PreparedSection*>& sections);
 // Back-propagates loss / accumulation; steps (and zeroes) after every accumulation group and
