@@ -151,8 +151,10 @@ void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
   } else if (keys == "image") {
     b.key_embeddings = image_embeddings(b.model, t, cfg);
   } else {
-    auto unit = [](const torch::Tensor& e) { return e / e.norm(2, 1, true).clamp_min(1e-12); };
-    b.key_embeddings = unit(spot_embeddings(b.model, t, cfg)) + unit(image_embeddings(b.model, t, cfg));
+    namespace F = torch::nn::functional;
+    const auto rows = F::NormalizeFuncOptions().dim(1);
+    b.key_embeddings = F::normalize(spot_embeddings(b.model, t, cfg), rows) +
+                       F::normalize(image_embeddings(b.model, t, cfg), rows);
   }
   b.key_offsets = t.offsets;
   Normalization eval_norm = parse_normalization(cfg.data.eval_norm);
