@@ -11,6 +11,7 @@ PACKAGES=(
   libopencv-dev libopenslide-dev libhdf5-dev zlib1g-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
+  clang libclang-rt-14-dev                    # libFuzzer targets (tests/fuzz), a clang sub-build
   python3-anndata python3-torch              # test-only: open our .h5ad with anndata; trace a TorchScript model
 )
 

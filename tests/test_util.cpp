@@ -10,6 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
+#include "common/atomic_output.h"
 #include "common/error.h"
 
 namespace fs = std::filesystem;
@@ -24,6 +27,30 @@ std::string input_error_of(const std::function<void()>& fn) {
   }
   ADD_FAILURE() << "expected an InputError";
   return {};
+}
+
+std::string default_config_with(const std::string& overrides) {
+  std::string cfg = read_text_file(fs::path(HISCMCL_SOURCE_DIR) / "configs" / "default.toml");
+  std::istringstream lines(overrides);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    std::string key = line.substr(0, line.find(' '));
+    size_t from = 0;
+    if (auto dot = key.find('.'); dot != std::string::npos) {  // "train.batch_size = 16"
+      from = cfg.find("\n[" + key.substr(0, dot) + "]\n");
+      key = key.substr(dot + 1);
+      line = line.substr(dot + 1);
+    }
+    const size_t at = from == std::string::npos ? from : cfg.find("\n" + key + " ", from);
+    if (at == std::string::npos) {
+      ADD_FAILURE() << "default.toml sets no key " << key;
+      continue;
+    }
+    const size_t end = cfg.find('\n', at + 1);
+    cfg.replace(at + 1, end - at - 1, line);
+  }
+  return cfg;
 }
 
 fs::path shared_data() {

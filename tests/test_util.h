@@ -35,6 +35,9 @@ struct CommandResult {
 CommandResult run_command(const std::string& cmdline);
 // Runs the built hiscmcl binary with the given arguments (a shell-quoted string).
 CommandResult run_hiscmcl(const std::string& args);
+// configs/default.toml with some settings replaced: `overrides` holds "key = value" lines, each
+// replacing the first line that sets that key (every key is listed in default.toml).
+std::string default_config_with(const std::string& overrides);
 // The message of the InputError fn() throws, or "" and a test failure when it throws none.
 std::string input_error_of(const std::function<void()>& fn);
 

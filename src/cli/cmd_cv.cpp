@@ -3,14 +3,15 @@
 
 #include "cli/command.h"
 #include "common/log.h"
-#include "predict/cross_validation.h"
+#include "pipeline/cross_validation.h"
+#include "pipeline/cv_outputs.h"
 
 namespace hiscmcl::cli {
 namespace {
 
 struct Options {
   CvOptions cv;
-  std::string genes, data_root, manifest, config, out;
+  std::string genes, data_root, manifest, config, out, split = "loso";
 };
 
 CommandRegistrar reg(
@@ -21,13 +22,15 @@ CommandRegistrar reg(
       cmd.add_option("--data-root", o->data_root, "Folder the manifest's paths are relative to");
       cmd.add_option("--config", o->config, "Run config, e.g. configs/default.toml")->required();
       cmd.add_option("--out", o->out, "Output folder (re-running resumes finished folds)")->required();
-      cmd.add_option("--sections", o->cv.sections, "Comma list of sections (default: all)");
-      cmd.add_option("--split", o->cv.split, "loso (leave one section out) | lopo (leave one patient out)")
+      cmd.add_option("--sections", o->cv.sections, "Comma list of sections (default: all)")->delimiter(',');
+      cmd.add_option("--split", o->split, "loso (leave one section out) | lopo (leave one patient out)")
           ->check(CLI::IsMember({"loso", "lopo"}));
       cmd.add_option("--genes", o->genes, "Gene panel file (.txt or .npy); default: the manifest's `genes`");
       cmd.add_option("--hvg", o->cv.panel.hvg_top, "Top-N highly variable genes per section (cut rule)");
       cmd.add_option("--min-spots", o->cv.panel.min_spots, "With --hvg: detected in at least M spots");
       cmd.add_flag("--allow-missing-genes", o->cv.allow_missing_genes, "Zero-fill panel genes a section lacks");
+      cmd.add_flag("--allow-missing-spots", o->cv.allow_missing_spots,
+                   "Drop selected spots that have no count row (else an error: a counts file cut short)");
       cmd.add_option("--epochs", o->cv.epochs, "Override train.epochs");
       cmd.add_option("--heatmap-genes", o->cv.heatmap_genes, "Heatmaps per section (default 4)");
       return [o] {
@@ -36,6 +39,7 @@ CommandRegistrar reg(
         o->cv.config = o->config;
         o->cv.out = o->out;
         o->cv.panel.genes_file = o->genes;
+        parse_choice(o->split, o->cv.split);  // CLI11 checked the spelling
         CvResult r = run_cross_validation(o->cv);
         std::cout << format_metrics_table(r.metrics);
         std::cout << "wall time " << r.metrics["wall_seconds"].get<double>() << " s; report: "

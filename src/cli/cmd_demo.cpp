@@ -1,15 +1,14 @@
 // `hiscmcl demo`: the embedded default. Synthesises H&E sections with expression, runs `cv` on them
 // with the default config, prints the method beside the ridge baseline and writes the report.
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include "cli/command.h"
 #include "common/log.h"
-#include "model/run_config.h"
-#include "predict/cross_validation.h"
+#include "config/run_config.h"
+#include "pipeline/cross_validation.h"
+#include "pipeline/cv_outputs.h"
 #include "synth/synth_dataset.h"
 
 namespace fs = std::filesystem;
@@ -24,27 +23,6 @@ struct Options {
   int epochs = 0;
 };
 
-// configs/default.toml next to the binary's source tree when present, else the built-in defaults
-// (which are the same settings).
-RunConfig demo_config(const std::string& explicit_path) {
-  if (!explicit_path.empty()) return load_run_config(explicit_path);
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n > 0) {
-    fs::path exe(std::string(buf, size_t(n)));
-    for (fs::path p : {exe.parent_path().parent_path() / "configs" / "default.toml",
-                       exe.parent_path() / "configs" / "default.toml"})
-      if (fs::exists(p)) return load_run_config(p);
-  }
-  RunConfig c;
-  // As configs/default.toml (the structs' defaults are one model, uncentred retrieval over
-  // expression keys: the paper's).
-  c.train.ensemble = 2;
-  c.predict.centre_sections = true;
-  c.predict.keys = "image";
-  return c;
-}
-
 CommandRegistrar reg(
     "demo", "Synthesise H&E sections with expression, cross-validate, print the table, write the report",
     [](CLI::App& cmd) -> std::function<int()> {
@@ -52,7 +30,7 @@ CommandRegistrar reg(
       cmd.add_option("--out", o->out, "Output folder (default: demo_out)");
       cmd.add_option("--sections", o->sections, "Synthetic sections (default 4)");
       cmd.add_option("--seed", o->seed, "Seed of the synthetic tissue (default 1)");
-      cmd.add_option("--config", o->config, "Run config (default: configs/default.toml)");
+      cmd.add_option("--config", o->config, "Run config (default: the built-in configs/default.toml)");
       cmd.add_option("--epochs", o->epochs, "Override train.epochs");
       return [o] {
         synth::SynthOptions so;
@@ -64,8 +42,8 @@ CommandRegistrar reg(
         CvOptions cv;
         cv.manifest = synth.manifest;
         cv.out = fs::path(o->out) / "cv";
-        cv.run_config = demo_config(o->config);
-        cv.config = o->config.empty() ? "configs/default.toml" : o->config;
+        // The built-in defaults are configs/default.toml, embedded at build time.
+        cv.run_config = o->config.empty() ? default_run_config() : load_run_config(o->config);
         cv.epochs = o->epochs;
         cv.title = "hiscmcl demo: synthetic H&E sections";
         CvResult r = run_cross_validation(cv);

@@ -3,13 +3,14 @@
 #include "common/log.h"
 #include "encoders/section_features.h"
 #include "io/dataset_store.h"
-#include "model/run_config.h"
+#include "config/run_config.h"
 
 namespace hiscmcl::cli {
 namespace {
 
 struct Options {
-  std::string data, config, encoder, weights, device, sections;
+  std::string data, config, encoder, weights, device;
+  std::vector<std::string> sections;
 };
 
 CommandRegistrar reg(
@@ -21,16 +22,16 @@ CommandRegistrar reg(
       cmd.add_option("--encoder", o->encoder, "histo | resnet18 | resnet50 | densenet121 | torchscript:<file>");
       cmd.add_option("--weights", o->weights, "Weight file for a CNN encoder");
       cmd.add_option("--device", o->device, "cpu | cuda");
-      cmd.add_option("--sections", o->sections, "Comma list of sections (default: all)");
+      cmd.add_option("--sections", o->sections, "Comma list of sections (default: all)")->delimiter(',');
       return [o] {
-        RunConfig cfg = o->config.empty() ? RunConfig{} : load_run_config(o->config);
+        RunConfig cfg = o->config.empty() ? default_run_config() : load_run_config(o->config);
         if (!o->encoder.empty()) cfg.encoder.name = o->encoder;
         if (!o->weights.empty()) cfg.encoder.weights = o->weights;
         if (!o->device.empty()) cfg.encoder.device = o->device;
         auto sections = load_store_sections(o->data, o->sections);
         auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
         EmbedStats stats;
-        for (auto& s : sections) embed_section(o->data, s, cfg.encoder, encoder.get(), &stats);
+        for (auto& s : sections) embed_section(o->data, s, cfg.encoder, cfg.train.seed, encoder.get(), &stats);
         spdlog::info("embed: {} sections, {} crops computed ({:.1f} crops/s), {} levels from cache",
                      sections.size(), stats.crops_computed,
                      stats.seconds > 0 ? stats.crops_computed / stats.seconds : 0.0, stats.levels_cached);

@@ -5,15 +5,16 @@
 #include "cli/command.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "data/prepare.h"
+#include "pipeline/prepare.h"
 
 namespace hiscmcl::cli {
 namespace {
 
 struct PrepareArgs {
-  std::string manifest, data_root, out, sections, genes, normalization = "per_spot";
+  std::string manifest, data_root, out, genes, normalization = "per_spot";
+  std::vector<std::string> sections;
   int hvg = 0, min_spots = 0, top_mean = 0;
-  bool allow_missing = false;
+  bool allow_missing = false, allow_missing_spots = false;
 };
 
 CommandRegistrar reg(
@@ -24,7 +25,7 @@ CommandRegistrar reg(
       cmd.add_option("--data-root", a->data_root, "Folder the manifest's paths are relative to "
                                                   "(default: the manifest's folder)");
       cmd.add_option("--out,-o", a->out, "Output folder (dataset store)")->required();
-      cmd.add_option("--sections", a->sections, "Comma list of section ids (default: all)");
+      cmd.add_option("--sections", a->sections, "Comma list of section ids (default: all)")->delimiter(',');
       auto* genes = cmd.add_option("--genes", a->genes, "Gene panel file (.txt one a line, or .npy)");
       auto* hvg = cmd.add_option("--hvg", a->hvg,
                                  "Panel = top-N highly variable genes per section, united "
@@ -39,6 +40,9 @@ CommandRegistrar reg(
           ->check(CLI::IsMember({"per_spot", "per_gene_compat", "per_spot_ln"}));
       cmd.add_flag("--allow-missing-genes", a->allow_missing,
                    "Zero-fill panel genes a section lacks (warning) instead of failing");
+      cmd.add_flag("--allow-missing-spots", a->allow_missing_spots,
+                   "Drop selected spots of a legacy ST spot table that have no counts row "
+                   "(warning) instead of failing");
       return [a]() {
         PrepareOptions o;
         o.manifest = a->manifest;
@@ -51,6 +55,7 @@ CommandRegistrar reg(
         o.panel.top_mean = a->top_mean;
         o.normalization = parse_normalization(a->normalization);
         o.allow_missing_genes = a->allow_missing;
+        o.allow_missing_spots = a->allow_missing_spots;
         o.progress = verbosity() != Verbosity::quiet;
         PrepareSummary s = prepare_dataset(o);
         int64_t spots = 0;

@@ -12,7 +12,8 @@ namespace hiscmcl::cli {
 namespace {
 
 struct Options {
-  std::string data, config, train, out;
+  std::string data, config, out;
+  std::vector<std::string> train;
   int epochs = 0;
   int64_t seed = -1;
   std::string device;
@@ -24,7 +25,7 @@ CommandRegistrar reg(
       auto o = std::make_shared<Options>();
       cmd.add_option("--data", o->data, "Dataset store written by `prepare`")->required();
       cmd.add_option("--config", o->config, "Run config (TOML), e.g. configs/default.toml")->required();
-      cmd.add_option("--train", o->train, "Comma list of training sections (default: all)");
+      cmd.add_option("--train", o->train, "Comma list of training sections (default: all)")->delimiter(',');
       cmd.add_option("--out", o->out, "Model folder to write")->required();
       cmd.add_option("--epochs", o->epochs, "Override train.epochs");
       cmd.add_option("--seed", o->seed, "Override train.seed");
@@ -38,12 +39,12 @@ CommandRegistrar reg(
         std::vector<const PreparedSection*> ptrs;
         for (auto& s : sections) ptrs.push_back(&s);
         TrainResult r;
-        if (cfg.train.mode == "end_to_end") {
+        if (cfg.train.mode == TrainMode::end_to_end) {
           r = train_end_to_end(ptrs, cfg);
         } else {
           auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
           std::vector<SectionFeatures> features;
-          for (auto& s : sections) features.push_back(embed_section(o->data, s, cfg.encoder, encoder.get()));
+          for (auto& s : sections) features.push_back(embed_section(o->data, s, cfg.encoder, cfg.train.seed, encoder.get()));
           r = train_frozen(ptrs, features, cfg);
         }
         AtomicPath out(o->out);

@@ -1,6 +1,11 @@
 #include "common/atomic_output.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <regex>
+#include <vector>
 
 #include <fstream>
 #include <sstream>
@@ -31,6 +36,26 @@ void AtomicPath::commit() {
   if (fs::is_directory(final_) && fs::is_directory(temp_)) fs::remove_all(final_, ec);
   fs::rename(temp_, final_);
   committed_ = true;
+}
+
+int remove_stale_temporaries(const fs::path& dir) {
+  static const std::regex temp_name(R"(.*\.tmp([0-9]+)$)");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  std::vector<fs::path> stale;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::smatch m;
+    const std::string name = it->path().filename().string();
+    if (!std::regex_match(name, m, temp_name) || m[1].length() > 9) continue;
+    const long pid = std::stol(m[1].str());
+    const bool alive = pid == long(::getpid()) || ::kill(pid_t(pid), 0) == 0 || errno == EPERM;
+    if (alive) continue;
+    stale.push_back(it->path());
+    if (it->is_directory(ec)) it.disable_recursion_pending();
+  }
+  for (auto& p : stale) fs::remove_all(p, ec);
+  return int(stale.size());
 }
 
 void write_text_file(const fs::path& path, const std::string& text) {

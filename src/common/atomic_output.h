@@ -22,6 +22,10 @@ class AtomicPath {
   bool committed_ = false;
 };
 
+// Removes what killed runs left below dir: entries named <name>.tmp<pid> whose process is gone
+// (a SIGKILL skips the destructor that would have removed them). Returns how many it removed.
+int remove_stale_temporaries(const std::filesystem::path& dir);
+
 // Writes text to path atomically.
 void write_text_file(const std::filesystem::path& path, const std::string& text);
 std::string read_text_file(const std::filesystem::path& path);

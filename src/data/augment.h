@@ -1,4 +1,4 @@
-// Training-time augmentation of image crops, as the reference (spec §2.9), with PIL semantics:
+// Training-time augmentation of image crops, as the reference (METHOD.md §4.5), with PIL semantics:
 //   1. colour jitter: brightness, contrast, saturation factors each uniform in [1-j, 1+j]
 //      (j = 0.5), applied in a random order; brightness blends with black, contrast with a uniform
 //      grey at the rounded mean luminance, saturation with the luminance image

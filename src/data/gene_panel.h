@@ -1,4 +1,5 @@
-// The gene panel: the ordered list of genes every stage predicts (spec §2.6). Order = output order.
+// The gene panel: the ordered list of genes every stage predicts (METHOD.md §3.1–3.2).
+// Order = output order.
 //   load_gene_panel: a .txt (one symbol a line; blank lines and '#' comments ignored) or a .npy
 //     of fixed-width strings. Duplicates and empty panels are InputErrors naming the file.
 //   select_hvg_panel: the reference's "cut" rule: per section, the top n_top Seurat-flavour
@@ -12,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "data/section.h"
+#include "io/section.h"
 
 namespace hiscmcl {
 

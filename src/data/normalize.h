@@ -1,4 +1,4 @@
-// Expression normalisation (reference spec §2.7). Pure functions over spots x genes matrices.
+// Expression normalisation (METHOD.md §3.3). Pure functions over spots x genes matrices.
 //   per_spot (default, the reference's training input "A"): each spot (row) scaled to 1e4 over
 //     the panel genes, then log10(1 + y). A row summing to 0 stays 0.
 //   per_gene_compat (the reference's evaluation matrices "B"): the same along each gene (column)
@@ -7,7 +7,7 @@
 #pragma once
 #include <string>
 
-#include "data/matrix.h"
+#include "common/matrix.h"
 
 namespace hiscmcl {
 

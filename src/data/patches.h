@@ -1,7 +1,7 @@
 // Square crops around spot centres, at several fields of view at once, resized to an encoder's
 // input size. Contract:
 //  - side in source pixels = round(fov_spot_diameters * spot_diameter_px), or fixed_px when
-//    fixed_px > 0 (`compat`: the reference's 224 px box, spec §2.8);
+//    fixed_px > 0 (`compat`: the reference's 224 px box, METHOD.md §4.2);
 //  - the box starts at floor(c) - side/2 (integer division) on each axis, as the reference's
 //    (cx-112, cy-112, cx+112, cy+112); pixels outside the image are black;
 //  - resized to out_px x out_px: INTER_AREA when shrinking, INTER_LINEAR when enlarging, a plain

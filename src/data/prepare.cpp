@@ -11,34 +11,10 @@
 #include "common/thread_pool.h"
 #include "data/gene_panel.h"
 #include "io/h5ad.h"
-#include "io/manifest.h"
-#include "io/section_reader.h"
 
 namespace fs = std::filesystem;
 
 namespace hiscmcl {
-namespace {
-
-// The file to name when a section's counts are at fault.
-std::string counts_source(const ManifestSection& ms) {
-  for (const char* key : {"counts", "file", "dir"}) {
-    auto it = ms.files.find(key);
-    if (it != ms.files.end()) return it->second.string();
-  }
-  return ms.id;
-}
-
-// OUT may be replaced only if it is absent, empty, or an earlier store.
-void check_out_replaceable(const fs::path& out) {
-  if (!fs::exists(out)) return;
-  if (!fs::is_directory(out)) throw InputError(out.string(), "--out exists and is not a folder");
-  if (fs::is_empty(out) || fs::exists(out / "summary.json")) return;
-  throw InputError(out.string(),
-                   "--out exists and is not a dataset store (no summary.json); refusing to replace it");
-}
-
-}  // namespace
-
 std::string PrepareSummary::to_json() const {
   nlohmann::ordered_json j;
   j["genes"] = genes;
@@ -125,6 +101,14 @@ PreparedSection prepare_section(const Section& s, const std::vector<std::string>
   return p;
 }
 
+void check_out_replaceable(const fs::path& out) {
+  if (!fs::exists(out)) return;
+  if (!fs::is_directory(out)) throw InputError(out.string(), "--out exists and is not a folder");
+  if (fs::is_empty(out) || fs::exists(out / "summary.json")) return;
+  throw InputError(out.string(),
+                   "--out exists and is not a dataset store (no summary.json); refusing to replace it");
+}
+
 void write_store(const fs::path& out, const std::vector<PreparedSection>& sections,
                  const PrepareSummary& summary) {
   check_out_replaceable(out);
@@ -133,43 +117,6 @@ void write_store(const fs::path& out, const std::vector<PreparedSection>& sectio
   for (const auto& s : sections) write_prepared_h5ad(dir.temp() / (s.id + ".h5ad"), s);
   write_text_file(dir.temp() / "summary.json", summary.to_json());
   dir.commit();
-}
-
-PrepareSummary prepare_dataset(const PrepareOptions& opts) {
-  check_out_replaceable(opts.out);  // fail before the slow part
-  Manifest manifest = load_manifest(opts.manifest, opts.data_root);
-  std::vector<ManifestSection> chosen = manifest.select(opts.sections);
-  if (chosen.empty()) throw InputError(opts.manifest.string(), "no sections to prepare");
-
-  std::vector<Section> sections(chosen.size());
-  {
-    std::unique_ptr<ProgressBar> bar;
-    if (opts.progress) bar = std::make_unique<ProgressBar>("reading sections", int64_t(chosen.size()), "sections");
-    parallel_for(int64_t(chosen.size()), [&](int64_t i) {
-      sections[size_t(i)] = read_section(chosen[size_t(i)]);
-      if (bar) bar->advance();
-    });
-    if (bar) bar->finish();
-  }
-
-  std::vector<std::string> panel = choose_panel(sections, opts.panel);
-  std::vector<PreparedSection> prepared(sections.size());
-  parallel_for(int64_t(sections.size()), [&](int64_t i) {
-    prepared[size_t(i)] = prepare_section(sections[size_t(i)], panel, opts.normalization,
-                                          opts.allow_missing_genes, counts_source(chosen[size_t(i)]));
-  });
-  sections.clear();
-
-  PrepareSummary summary;
-  summary.genes = panel;
-  for (const auto& p : prepared) {
-    summary.section_ids.push_back(p.id);
-    summary.n_spots[p.id] = p.n_spots();
-  }
-  summary.normalization = to_string(opts.normalization);
-  summary.manifest = fs::absolute(manifest.path).lexically_normal().string();
-  write_store(opts.out, prepared, summary);
-  return summary;
 }
 
 }  // namespace hiscmcl

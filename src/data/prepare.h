@@ -1,10 +1,9 @@
-// `prepare`: read a manifest's sections, choose the gene panel, restrict and normalise the
-// counts, and write the dataset store:
+// The dataset store's pieces: the gene panel, one section restricted to it and normalised, and the
+// store written as a whole:
 //   OUT/<id>.h5ad     one PreparedSection per section (io/h5ad.h layout)
 //   OUT/summary.json  {"genes": [...], "sections": {"<id>": {"n_spots", "n_genes"}},
 //                      "normalization": "...", "manifest": "<absolute path>"}
-// OUT is built under a temporary name and renamed at the end: an error leaves no OUT behind.
-// An existing OUT is replaced only when it is an earlier store (has summary.json) or empty.
+// The `prepare` stage that reads a manifest and calls these is pipeline/prepare.h.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -12,7 +11,7 @@
 #include <vector>
 
 #include "data/normalize.h"
-#include "data/section.h"
+#include "io/section.h"
 
 namespace hiscmcl {
 
@@ -22,17 +21,6 @@ struct PanelChoice {
   int hvg_top = 0;                   // > 0: select_hvg_panel(sections, hvg_top, min_spots)
   int min_spots = 0;
   int top_mean = 0;                  // > 0: select_top_mean_panel(sections, top_mean)
-};
-
-struct PrepareOptions {
-  std::filesystem::path manifest;
-  std::filesystem::path data_root;  // empty: the manifest's folder
-  std::filesystem::path out;
-  std::string sections;             // comma list; empty = all
-  PanelChoice panel;                // nothing set: HVG 1000 with min_spots 0
-  Normalization normalization = Normalization::per_spot;
-  bool allow_missing_genes = false;  // zero-fill panel genes a section lacks (with a warning)
-  bool progress = true;
 };
 
 struct PrepareSummary {
@@ -55,11 +43,11 @@ PreparedSection prepare_section(const Section& s, const std::vector<std::string>
                                 Normalization how, bool allow_missing_genes,
                                 const std::string& source);
 
+// InputError unless OUT may be replaced: absent, empty, or an earlier store (has summary.json).
+void check_out_replaceable(const std::filesystem::path& out);
+
 // Writes OUT/<id>.h5ad for each section and OUT/summary.json, atomically as a whole.
 void write_store(const std::filesystem::path& out, const std::vector<PreparedSection>& sections,
                  const PrepareSummary& summary);
-
-// The whole stage: manifest -> store. Returns what summary.json holds.
-PrepareSummary prepare_dataset(const PrepareOptions& opts);
 
 }  // namespace hiscmcl

@@ -180,7 +180,7 @@ struct DenseNetImpl : CnnTrunkImpl {
         c /= 2;
       }
     }
-    f->push_back("norm5", nn::BatchNorm2d(c));  // no ReLU after it: reference quirk (§8 #6)
+    f->push_back("norm5", nn::BatchNorm2d(c));  // no ReLU after it: reference quirk, METHOD.md §9.8
     features = register_module("features", f);
     dim_ = c;
     for (auto& m : modules(/*include_self=*/false))
@@ -289,15 +289,6 @@ void save_cnn_weights(const torch::nn::Module& module, const std::string& path) 
     if (!f) throw InputError(path, "cannot write the weight file");
   }
   out.commit();
-}
-
-const char* cpu_layout_name(CpuLayout layout) {
-  switch (layout) {
-    case CpuLayout::contiguous: return "default";
-    case CpuLayout::channels_last: return "channels_last";
-    case CpuLayout::mkldnn: return "onednn";
-  }
-  return "?";
 }
 
 CpuLayout fastest_cpu_layout(const std::string& name) {

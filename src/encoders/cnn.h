@@ -1,9 +1,10 @@
-// Built-in CNN trunks in LibTorch: ResNet-18, ResNet-50, DenseNet-121 (spec §3.5).
+// Built-in CNN trunks in LibTorch: ResNet-18, ResNet-50, DenseNet-121 (METHOD.md §5.3).
 // Parameter and buffer names are IDENTICAL to torchvision's state_dict keys (conv1, bn1,
 // layer1.0.conv1 ...; features.conv0, features.denseblock1.denselayer1.norm1 ...) minus the
 // classifier (fc.* / classifier.*), so weights converted by scripts/convert_torchvision.py load by
 // name. forward(x: [B,3,H,W] float, normalised) -> [B,C] global-average-pooled features
-// (512 / 2048 / 1024). DenseNet omits torchvision's ReLU after norm5 (reference quirk, §8 #6).
+// (512 / 2048 / 1024). DenseNet omits torchvision's ReLU after norm5 (reference quirk,
+// METHOD.md §9.8).
 // Works on plain, channels-last and mkldnn (oneDNN) input tensors: see CpuLayout.
 #pragma once
 #include <torch/torch.h>
@@ -40,7 +41,6 @@ void save_cnn_weights(const torch::nn::Module& module, const std::string& path);
 // How CPU inference lays out activations. mkldnn: oneDNN's blocked tensors end to end (fastest
 // measured here, docs/BENCHMARKS.md "CNN encoders"); channels_last: NHWC dense tensors.
 enum class CpuLayout { contiguous, channels_last, mkldnn };
-const char* cpu_layout_name(CpuLayout layout);
 // The layout measured fastest for a trunk on CPU (bench/bench_encoders.cpp): mkldnn for the
 // ResNets; channels_last for DenseNet, whose concatenations have no oneDNN kernel in 1.13.
 CpuLayout fastest_cpu_layout(const std::string& name);

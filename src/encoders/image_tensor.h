@@ -1,6 +1,6 @@
 // Crops (cv::Mat RGB uint8) -> normalised float tensor [B,3,S,S] for the CNN / TorchScript
 // encoders: RGB order, /255, then (x - mean) / std per channel. img_norm "imagenet" uses the
-// ImageNet mean/std; "none" gives the reference's plain [0,1] input (spec §2.8, §8 #4).
+// ImageNet mean/std; "none" gives the reference's plain [0,1] input (METHOD.md §4.4, §9.2).
 // Crops of another size are resized (bilinear) to S x S.
 #pragma once
 #include <torch/torch.h>

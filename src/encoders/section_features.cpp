@@ -9,10 +9,12 @@
 #include <fstream>
 
 #include "common/atomic_output.h"
+#include "common/crash_point.h"
 #include "common/error.h"
 #include "common/file_names.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/stage_key.h"
 #include "data/patches.h"
 #include "io/npy.h"
 #include "io/slide_image.h"
@@ -23,27 +25,13 @@ using nlohmann::json;
 namespace hiscmcl {
 namespace {
 
-uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) {
-  auto p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
-json file_stamp(const std::string& path) {
-  if (path.empty() || !fs::exists(path)) return nullptr;
-  auto t = fs::last_write_time(path).time_since_epoch().count();
-  return {{"path", fs::absolute(path).string()}, {"size", fs::file_size(path)}, {"mtime", int64_t(t)}};
-}
-
-json cache_key(const PreparedSection& s, const EncoderConfig& cfg, const FeatureLevel& level,
-               const Encoder* enc) {
-  uint64_t h = fnv1a(s.pixel_xy.data(), s.pixel_xy.size() * sizeof(s.pixel_xy[0]));
+json cache_key(const PreparedSection& s, const EncoderConfig& cfg, uint64_t seed, const FeatureLevel& level) {
+  uint64_t h = fnv1a64(s.pixel_xy.data(), s.pixel_xy.size() * sizeof(s.pixel_xy[0]));
   json weights = cfg.name.rfind("torchscript:", 0) == 0 ? file_stamp(cfg.name.substr(12))
                                                         : file_stamp(cfg.weights);
-  return {{"version", 1},
-          {"encoder", cfg.name},
+  return {{"version", 2},
+          {"encoder", embed_settings(cfg, seed)},
           {"weights", weights},
-          {"img_norm", cfg.img_norm},
           {"image", file_stamp(s.image.image_path)},
           {"spot_diameter_px", s.image.spot_diameter_px},
           {"n_spots", s.n_spots()},
@@ -135,7 +123,7 @@ std::string encoder_tag(const EncoderConfig& cfg) {
   std::string tag = cfg.name;
   if (tag.rfind("torchscript:", 0) == 0) tag = "torchscript-" + fs::path(tag.substr(12)).stem().string();
   if (!cfg.weights.empty()) tag += "-" + fs::path(cfg.weights).stem().string();
-  if (cfg.img_norm != "imagenet") tag += "-" + cfg.img_norm;
+  if (cfg.img_norm != ImageNorm::imagenet) tag += "-" + choice_name(cfg.img_norm);
   return file_safe_name(tag);
 }
 
@@ -144,13 +132,13 @@ EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed) {
   o.weights = cfg.weights;
   o.device = cfg.device;
   o.batch_size = cfg.batch_size;
-  o.img_norm = cfg.img_norm;
+  o.img_norm = choice_name(cfg.img_norm);
   o.seed = seed;
   return o;
 }
 
 SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s,
-                              const EncoderConfig& cfg, Encoder* encoder, EmbedStats* stats) {
+                              const EncoderConfig& cfg, uint64_t seed, Encoder* encoder, EmbedStats* stats) {
   auto levels = feature_levels(cfg);
   fs::path dir = data_dir / "features" / s.id;
   std::string tag = encoder_tag(cfg);
@@ -163,7 +151,7 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
     out.levels.emplace_back();
     fs::path npy = dir / (tag + "." + levels[i].name + ".npy");
     fs::path key_file = dir / (tag + "." + levels[i].name + ".json");
-    json key = cache_key(s, cfg, levels[i], encoder);
+    json key = cache_key(s, cfg, seed, levels[i]);
     if (fs::exists(npy) && fs::exists(key_file)) {
       try {
         if (json::parse(read_text_file(key_file)) == key) {
@@ -183,7 +171,7 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
   if (todo.empty()) return out;
 
   if (!encoder) {
-    owned = make_encoder(cfg.name, encoder_options(cfg));
+    owned = make_encoder(cfg.name, encoder_options(cfg, seed));
     encoder = owned.get();
   }
   auto image = SlideImage::open(s.image.image_path);
@@ -195,9 +183,10 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
     size_t i = todo_slot[t];
     out.levels[i] = std::move(computed[t]);
     write_npy_f32(dir / (tag + "." + todo[t].name + ".npy"), out.levels[i]);
+    crash_point("embed.features_written");
     // The key goes last: a cache entry counts only once both files are complete.
     write_text_file(dir / (tag + "." + todo[t].name + ".json"),
-                    cache_key(s, cfg, todo[t], encoder).dump(1));
+                    cache_key(s, cfg, seed, todo[t]).dump(1));
   }
   if (stats) {
     stats->crops_computed += s.n_spots() * int64_t(todo.size());

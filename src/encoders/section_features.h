@@ -2,8 +2,8 @@
 //   spot          crop of encoder.spot_fov spot diameters (or compat_crop_px pixels)
 //   neighbourhood crop of encoder.neighbourhood_fov spot diameters (~3x: local context)
 //   up<S>         with encoder.upsampled_scales "A,S,..": the spot crop bilinearly resized to
-//                 S/A x the encoder input (the reference's multi-scale, spec §3.6: more pixels,
-//                 not a wider field of view); CNN trunks only
+//                 S/A x the encoder input (the reference's multi-scale, METHOD.md §4.3: more
+//                 pixels, not a wider field of view); CNN trunks only
 // Cached under <data>/features/<section>/<encoder-tag>.<level>.npy with a JSON key of every input
 // (image file size and mtime, centres, geometry, encoder, weights); a re-run with the same inputs
 // loads the cache, a changed input recomputes. Each file is written atomically, so an interrupted
@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "data/matrix.h"
-#include "data/section.h"
+#include "common/matrix.h"
+#include "io/section.h"
 #include "encoders/encoder.h"
 #include "io/slide_image.h"
-#include "model/run_config.h"
+#include "config/run_config.h"
 
 namespace hiscmcl {
 
@@ -34,7 +34,8 @@ std::vector<FeatureLevel> feature_levels(const EncoderConfig& cfg);
 // encoder.upsampled_scales is set (the reference), else spot and neighbourhood.
 std::vector<std::string> multiscale_levels(const EncoderConfig& cfg);
 std::string encoder_tag(const EncoderConfig& cfg);  // file-name-safe encoder name
-EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed = 0);
+// seed: a randomly initialised CNN's weights (train.seed, for every subcommand alike).
+EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed);
 
 struct SectionFeatures {
   std::vector<std::string> level_names;
@@ -42,14 +43,15 @@ struct SectionFeatures {
   const Matrix& level(const std::string& name) const;
 };
 
-// encoder may be null when every level is cached (it is then created on demand).
 struct EmbedStats {
   int64_t crops_computed = 0;
   int64_t levels_cached = 0;
   double seconds = 0;
 };
+// encoder may be null when every level is cached (it is then created on demand with `seed`, which
+// is part of the cache key for a randomly initialised CNN).
 SectionFeatures embed_section(const std::filesystem::path& data_dir, const PreparedSection& s,
-                              const EncoderConfig& cfg, Encoder* encoder,
+                              const EncoderConfig& cfg, uint64_t seed, Encoder* encoder,
                               EmbedStats* stats = nullptr);
 
 // Features of arbitrary spot centres on an image (prediction on a new slide): no cache.

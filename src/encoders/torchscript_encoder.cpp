@@ -3,14 +3,13 @@
 #include <torch/script.h>
 
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "encoders/cnn.h"
 #include "encoders/cnn_encoder.h"
 #include "encoders/image_tensor.h"
+#include "encoders/torchscript_sidecar.h"
 
 namespace hiscmcl {
 namespace {
@@ -34,46 +33,19 @@ std::string find_sidecar(const std::string& model_path) {
   return {};
 }
 
-std::array<float, 3> read_triplet(const nlohmann::json& j, const char* key, const std::string& file,
-                                  std::array<float, 3> fallback) {
-  if (!j.contains(key)) return fallback;
-  const auto& v = j.at(key);
-  if (!v.is_array() || v.size() != 3)
-    throw InputError(file, std::string("\"") + key + "\" must be an array of 3 numbers");
-  std::array<float, 3> out{};
-  for (size_t i = 0; i < 3; ++i) {
-    if (!v[i].is_number())
-      throw InputError(file, std::string("\"") + key + "\" must be an array of 3 numbers");
-    out[i] = v[i].get<float>();
-  }
-  return out;
-}
-
+// The side-car's keys over the defaults (224 px, ImageNet mean/std, probed output size).
 SidecarConfig read_sidecar(const std::string& file) {
   SidecarConfig cfg;
-  std::ifstream in(file);
-  if (!in) throw InputError(file, "cannot open the side-car JSON");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(file, std::string("invalid JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw InputError(file, "expected a JSON object");
-  if (j.contains("input_size")) {
-    if (!j["input_size"].is_number_integer() || j["input_size"].get<int>() <= 0)
-      throw InputError(file, "\"input_size\" must be a positive integer");
-    cfg.input_size = j["input_size"].get<int>();
-  }
-  cfg.norm.mean = read_triplet(j, "mean", file, cfg.norm.mean);
-  cfg.norm.std = read_triplet(j, "std", file, cfg.norm.std);
-  for (float s : cfg.norm.std)
-    if (!(s > 0.f)) throw InputError(file, "\"std\" values must be positive");
-  if (j.contains("output_dim")) {
-    if (!j["output_dim"].is_number_integer() || j["output_dim"].get<int64_t>() <= 0)
-      throw InputError(file, "\"output_dim\" must be a positive integer");
-    cfg.output_dim = j["output_dim"].get<int64_t>();
-  }
+  TorchscriptSidecar defaults;
+  defaults.input_size = cfg.input_size;
+  defaults.mean = cfg.norm.mean;
+  defaults.std = cfg.norm.std;
+  defaults.output_dim = cfg.output_dim;
+  TorchscriptSidecar sc = read_torchscript_sidecar(file, defaults);
+  cfg.input_size = sc.input_size;
+  cfg.norm.mean = sc.mean;
+  cfg.norm.std = sc.std;
+  cfg.output_dim = sc.output_dim;
   return cfg;
 }
 

@@ -1,4 +1,4 @@
-// Spatial-domain clustering scores (reference spec §7.3). Deterministic, pure functions.
+// Spatial-domain clustering scores (METHOD.md §8.10). Deterministic, pure functions.
 //   pca_project: centred (not scaled) PCA scores on the first n components (SVD in double).
 //   kmeans: k-means++ (greedy, 2 + ln k trials per centre, as sklearn), Lloyd iterations,
 //     n_init restarts, best inertia kept; a fixed seed gives identical labels on every run.
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "data/matrix.h"
+#include "common/matrix.h"
 
 namespace hiscmcl {
 

@@ -1,4 +1,4 @@
-// Spot heatmaps over the H&E (DESIGN "Prediction and evaluation": PNG heatmaps, predicted beside
+// Spot heatmaps over the H&E (METHOD.md §8.12: PNG heatmaps, predicted beside
 // measured). Each spot is a filled circle coloured by viridis (cv::COLORMAP_VIRIDIS) over a
 // lightened H&E thumbnail cropped to the spots' bounding box, with a colour bar and a title.
 //   he_rgb_thumbnail: 8-bit RGB (or grey) image; downsample: full-resolution px per thumbnail px;

@@ -1,20 +1,20 @@
-// Evaluation maths for one held-out section (reference spec §7.1, §7.2). Pure functions.
+// Evaluation maths for one held-out section (METHOD.md §8.8, §8.9). Pure functions.
 //   pearson: NaN when either vector is constant (or n < 2). pearson_p_value: two-sided t-test,
 //     n - 2 degrees of freedom, via the regularised incomplete beta function.
 //   evaluate_section(pred, truth): per-gene PCC/p/mean/variance over spots, then
 //     ACG = mean PCC over all genes, NaN dropped;
-//     HEG = mean PCC of the `top` genes with the largest truth mean, NaN NOT dropped (spec §8 #18),
-//           heg_nan_dropped = the same with NaN dropped;
+//     HEG = mean PCC of the `top` genes with the largest truth mean, NaN NOT dropped
+//           (METHOD.md §9.15), heg_nan_dropped = the same with NaN dropped;
 //     HVG = mean PCC of the `top` genes with the largest truth variance, NaN dropped;
 //     MSE, MAE over all entries. Ties in the rankings go to the lower gene index.
 //   mean_sd: unweighted mean and sample sd (n - 1) over sections; NaN propagates (as numpy).
-//   rank_genes_by_log10p: spec §7.2, genes ranked by mean -log10 p over sections.
+//   rank_genes_by_log10p: METHOD.md §8.9, genes ranked by mean -log10 p over sections.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "data/matrix.h"
+#include "common/matrix.h"
 
 namespace hiscmcl {
 

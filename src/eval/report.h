@@ -1,7 +1,7 @@
-// The HTML report a person reads (DESIGN "Prediction and evaluation": report.html ties the run
+// The HTML report a person reads (METHOD.md §8.12: report.html ties the run
 // together). One self-contained page: run summary, per-section metrics of the method beside the
 // baselines with mean ± sd (sample sd), heatmap images (relative paths), top genes by mean
-// -log10 p (spec §7.2) and training-loss curves drawn as inline SVG. All text is HTML-escaped.
+// -log10 p (METHOD.md §8.9) and training-loss curves drawn as inline SVG. All text is HTML-escaped.
 // Plain structs in, so the `cv` command fills them without this file knowing the pipeline.
 #pragma once
 #include <cstdint>

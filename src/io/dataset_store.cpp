@@ -14,18 +14,6 @@ namespace fs = std::filesystem;
 
 namespace hiscmcl {
 
-std::vector<std::string> split_comma_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 std::vector<std::string> store_section_ids(const fs::path& data_dir) {
   fs::path summary = data_dir / "summary.json";
   if (!fs::exists(summary))
@@ -40,9 +28,9 @@ std::vector<std::string> store_section_ids(const fs::path& data_dir) {
   }
 }
 
-std::vector<PreparedSection> load_store_sections(const fs::path& data_dir, const std::string& list) {
+std::vector<PreparedSection> load_store_sections(const fs::path& data_dir, const std::vector<std::string>& wanted) {
   auto all = store_section_ids(data_dir);
-  auto ids = list.empty() ? all : split_comma_list(list);
+  auto ids = wanted.empty() ? all : wanted;
   for (auto& id : ids)
     if (std::find(all.begin(), all.end(), id) == all.end()) {
       std::string valid;

@@ -11,17 +11,34 @@
 //                   image_height, affine (6 float64), normalization
 #pragma once
 #include <filesystem>
+#include <string>
 
-#include "data/section.h"
+#include "io/section.h"
 
 namespace hiscmcl {
+
+namespace hdf5 {
+class File;
+}
 
 // Atomic: written to a temporary name, then renamed.
 void write_prepared_h5ad(const std::filesystem::path& path, const PreparedSection& s);
 PreparedSection read_prepared_h5ad(const std::filesystem::path& path);
+PreparedSection read_prepared_h5ad(const hdf5::File& f);  // an opened file (or image)
 
-// Any AnnData file with raw counts (X dense or CSR) into a Section: obs index = spot ids,
-// var index = genes, obsm/spatial = pixel coordinates, array_row/array_col obs columns when present.
-Section read_h5ad_section(const std::filesystem::path& path);
+// Where an AnnData file's counts are (the manifest's counts_layer / assume_normalised).
+struct H5adCountsSource {
+  std::string counts_layer;        // non-empty: read layers/<counts_layer> instead of X
+  bool assume_normalised = false;  // take X as it is (warning) even when it is not integer
+};
+
+// Any AnnData file with raw counts (X, or the layer, dense, CSR or CSC) into a Section: obs
+// index = spot ids, var index = genes, obsm/spatial = pixel coordinates, array_row/array_col obs
+// columns when present. Counts must be non-negative integers (InputError naming the file, the
+// first offending value and the way out) unless src.assume_normalised; obs and var names must
+// be unique.
+Section read_h5ad_section(const std::filesystem::path& path, const H5adCountsSource& src = {});
+// The same on an opened file (or image); the section id is the stem of its name.
+Section read_h5ad_section(const hdf5::File& f, const H5adCountsSource& src = {});
 
 }  // namespace hiscmcl

@@ -16,7 +16,8 @@ namespace {
 
 const std::set<std::string> kFileKeys = {"counts", "spots", "image", "labels", "dir", "file"};
 const std::set<std::string> kOtherKeys = {"id", "patient", "format", "spot_diameter_px",
-                                          "um_per_px", "affine"};
+                                          "um_per_px", "affine", "counts_layer",
+                                          "assume_normalised", "allow_missing_spots"};
 
 // Files each format needs (the rest of kFileKeys are optional).
 std::vector<std::string> required_files(const std::string& format) {
@@ -44,6 +45,25 @@ std::optional<double> number(const toml::table& t, const std::string& key, const
   if (!v) throw InputError(file, "'" + key + "' must be a number", where(desc, *n));
   if (!(*v > 0)) throw InputError(file, "'" + key + "' must be positive", where(desc, *n));
   return v;
+}
+
+// A key that only `format` reads: warned (like an unknown key) in a section of another format.
+void warn_if_other_format(const toml::table& t, const toml::node& n, const std::string& key,
+                          const std::string& format, const std::string& file,
+                          const std::string& desc) {
+  if (t["format"].value_or(std::string()) != format)
+    spdlog::warn("{} ({}): '{}' applies to format = \"{}\" only; ignored", file, where(desc, n),
+                 key, format);
+}
+
+// A boolean key: absent = false.
+bool flag(const toml::table& t, const std::string& key, const std::string& format,
+          const std::string& file, const std::string& desc) {
+  const toml::node* n = t.get(key);
+  if (!n) return false;
+  if (!n->is_boolean()) throw InputError(file, "'" + key + "' must be true or false", where(desc, *n));
+  warn_if_other_format(t, *n, key, format, file, desc);
+  return *n->value<bool>();
 }
 
 }  // namespace
@@ -125,6 +145,20 @@ Manifest load_manifest(const fs::path& path, const fs::path& data_root) {
       }
       s.affine = aff;
     }
+    if (const toml::node* n = t->get("counts_layer")) {
+      auto v = n->value<std::string>();
+      if (!v || v->empty() || v->find('/') != std::string::npos)
+        throw InputError(file, "'counts_layer' must be the name of a layer (layers/NAME), e.g. \"counts\"",
+                         where(desc, *n));
+      warn_if_other_format(*t, *n, "counts_layer", "h5ad", file, desc);
+      s.counts_layer = *v;
+    }
+    s.assume_normalised = flag(*t, "assume_normalised", "h5ad", file, desc);
+    if (s.assume_normalised && !s.counts_layer.empty())
+      throw InputError(file, "set either 'counts_layer' (raw counts in a layer) or "
+                             "'assume_normalised' (take X as it is), not both",
+                       where(desc, *t->get("assume_normalised")));
+    s.allow_missing_spots = flag(*t, "allow_missing_spots", "st_legacy", file, desc);
     m.sections.push_back(std::move(s));
   }
   return m;
@@ -138,16 +172,11 @@ const ManifestSection& Manifest::section(const std::string& id) const {
   throw InputError(path.string(), "unknown section '" + id + "' (valid ids: " + valid + ")");
 }
 
-std::vector<ManifestSection> Manifest::select(const std::string& comma_list) const {
+std::vector<ManifestSection> Manifest::select(const std::vector<std::string>& ids) const {
   std::set<std::string> wanted;
-  std::stringstream ss(comma_list);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    if (b == std::string::npos) continue;
-    item = item.substr(b, e - b + 1);
-    section(item);  // throws, naming the id and the valid ones
-    wanted.insert(item);
+  for (const auto& id : ids) {
+    section(id);  // throws, naming the id and the valid ones
+    wanted.insert(id);
   }
   std::vector<ManifestSection> out;
   for (const auto& s : sections)

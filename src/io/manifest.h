@@ -10,7 +10,10 @@
 //
 // format = "visium": dir = "<spaceranger out>" (+ optional image = "...", which resolution is
 // inferred: full-res TIFF, tissue_hires_image.png or tissue_lowres_image.png).
-// format = "h5ad": file = "<x.h5ad>" (+ image, spot_diameter_px).
+// format = "h5ad": file = "<x.h5ad>" (+ image, spot_diameter_px). X must hold raw counts;
+//   counts_layer = "counts" reads layers/counts instead, assume_normalised = true takes X as is.
+// format = "st_legacy": allow_missing_spots = true drops selected spots without a counts row
+//   (warning) instead of failing.
 #pragma once
 #include <array>
 #include <filesystem>
@@ -29,6 +32,9 @@ struct ManifestSection {
   std::optional<double> spot_diameter_px;
   std::optional<double> um_per_px;
   std::optional<std::array<double, 6>> affine;
+  std::string counts_layer;          // h5ad: read layers/<counts_layer> instead of X
+  bool assume_normalised = false;    // h5ad: take a non-integer X as it is (warning)
+  bool allow_missing_spots = false;  // st_legacy: see ReadOptions (io/section_reader.h)
 };
 
 struct Manifest {
@@ -38,8 +44,8 @@ struct Manifest {
   std::vector<ManifestSection> sections;
 
   const ManifestSection& section(const std::string& id) const;  // InputError if unknown
-  // The sections named in a comma list ("" = all), in manifest order; InputError on unknown ids.
-  std::vector<ManifestSection> select(const std::string& comma_list) const;
+  // The sections with these ids (none = all), in manifest order; InputError on unknown ids.
+  std::vector<ManifestSection> select(const std::vector<std::string>& ids) const;
 };
 
 // data_root empty: the manifest's own folder.

@@ -76,6 +76,7 @@ NpyHeader read_header(std::ifstream& f, const std::string& file) {
     if (c >= '0' && c <= '9') {
       num += c;
     } else if (c == ',' || c == ')') {
+      if (num.size() > 15) throw InputError(file, "implausible npy dimension " + num, "header");
       if (!num.empty()) h.shape.push_back(std::stoll(num));
       num.clear();
     } else if (c != ' ' && c != 'L') {
@@ -105,6 +106,16 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
+// Bytes after the header: data sizes are checked against it before anything is allocated, so a
+// header claiming 10^15 elements is a truncated file, not a 4 PB allocation.
+uint64_t bytes_left(std::ifstream& f) {
+  const std::streampos here = f.tellg();
+  f.seekg(0, std::ios::end);
+  const std::streampos end = f.tellg();
+  f.seekg(here);
+  return here >= 0 && end >= here ? uint64_t(end - here) : 0;
+}
+
 int64_t element_count(const NpyHeader& h) {
   int64_t n = 1;
   for (int64_t d : h.shape) n *= d;
@@ -126,9 +137,15 @@ std::vector<std::string> read_npy_strings(const fs::path& path) {
     throw InputError(file, "expected fixed-width strings (<U or |S), got dtype '" + d + "'");
   const bool unicode = d[1] == 'U';
   const bool big_endian = d[0] == '>';
-  const int64_t width = std::stoll(d.substr(2));
+  const std::string width_digits = d.substr(2);
+  if (width_digits.size() > 9 || width_digits.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoll(width_digits) == 0)
+    throw InputError(file, "bad string width in dtype '" + d + "'");
+  const int64_t width = std::stoll(width_digits);
   const int64_t item = unicode ? 4 * width : width;
   const int64_t n = h.shape[0];
+  if (uint64_t(n) > bytes_left(f) / uint64_t(item))
+    throw InputError(file, "truncated data: expected " + std::to_string(n) + " strings");
   std::vector<char> buf(size_t(n * item));
   if (!f.read(buf.data(), std::streamsize(buf.size())))
     throw InputError(file, "truncated data: expected " + std::to_string(n) + " strings");
@@ -194,6 +211,10 @@ Matrix read_npy_f32(const fs::path& path) {
   if (h.shape.size() != 2)
     throw InputError(file, "expected a 2-D array, got " + std::to_string(h.shape.size()) +
                                " dimensions");
+  if (h.shape[0] > 0 && h.shape[1] > 0 &&
+      uint64_t(h.shape[1]) > bytes_left(f) / 4 / uint64_t(h.shape[0]))
+    throw InputError(file, "truncated data: expected " + std::to_string(h.shape[0]) + "x" +
+                               std::to_string(h.shape[1]) + " float32 values");
   Matrix m(h.shape[0], h.shape[1]);
   if (element_count(h) > 0 &&
       !f.read(reinterpret_cast<char*>(m.data.data()), std::streamsize(m.data.size() * 4)))

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data/matrix.h"
+#include "common/matrix.h"
 
 namespace hiscmcl {
 

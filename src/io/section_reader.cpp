@@ -40,16 +40,16 @@ void apply_manifest_geometry(const ManifestSection& ms, Section& s) {
 
 }  // namespace
 
-Section read_section(const ManifestSection& ms) {
+Section read_section(const ManifestSection& ms, const ReadOptions& opts) {
   Section s;
   if (ms.format == "st_legacy") {
-    s = read_st_legacy(ms);
+    s = read_st_legacy(ms, nullptr, opts);
   } else if (ms.format == "visium") {
     s = read_visium(ms);
   } else if (ms.format == "h5ad") {
     auto it = ms.files.find("file");
     if (it == ms.files.end()) throw InputError(ms.id, "h5ad section needs a 'file'");
-    s = read_h5ad_section(it->second);
+    s = read_h5ad_section(it->second, {ms.counts_layer, ms.assume_normalised});
     apply_manifest_geometry(ms, s);
   } else {
     throw InputError(ms.id, "unknown format '" + ms.format + "' (expected st_legacy, visium or h5ad)");

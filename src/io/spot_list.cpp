@@ -1,5 +1,6 @@
 #include "io/spot_list.h"
 
+#include <cmath>
 #include <cstdlib>
 
 #include "common/error.h"
@@ -62,6 +63,13 @@ QuerySpots read_query_spots(const std::filesystem::path& path) {
     }
   }
   if (q.ids.empty()) throw InputError(path.string(), "no spots (none selected / in tissue)");
+  // Centres become int pixel positions when patches are cropped: NaN, inf (strtod reads "nan",
+  // "inf") or |v| >= 2^31 would be undefined behaviour there, and lie off any image anyway.
+  for (size_t i = 0; i < q.ids.size(); ++i)
+    for (double v : q.pixel_xy[i])
+      if (!(std::fabs(v) < 2147483647.0))
+        throw InputError(path.string(), "spot '" + q.ids[i] + "': pixel coordinate " +
+                                            std::to_string(v) + " is not a finite image position");
   return q;
 }
 

@@ -1,6 +1,7 @@
 #include "io/st_legacy_reader.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -41,7 +42,7 @@ CountParse parse_count(std::string_view f, double& out) {
   auto [ptr, ec] = std::from_chars(g.data(), g.data() + g.size(), out);
   if (ec != std::errc() || ptr != g.data() + g.size()) return CountParse::non_numeric;
   if (std::isnan(out)) return CountParse::nan;
-  if (std::isinf(out)) return CountParse::infinite;
+  if (std::isinf(out) || out > FLT_MAX) return CountParse::infinite;  // inf as float32
   if (out < 0) return CountParse::negative;
   return CountParse::ok;
 }
@@ -74,6 +75,17 @@ std::vector<int> find_columns(std::vector<std::string_view> header, size_t first
     for (size_t k = 0; k < names.size(); ++k)
       if (idx[k] < 0 && unquote(header[j]) == names[k]) idx[k] = int(j);
   return idx;
+}
+
+// Rows as wide as the header (lined up as find_columns does): a shorter row is a damaged file.
+void check_row_width(const std::string& file, size_t header_fields, size_t first_row_fields,
+                     size_t row_fields, size_t i) {
+  const size_t want = first_row_fields == header_fields + 1 ? header_fields + 1 : header_fields;
+  if (row_fields < want)
+    throw InputError(file,
+                     "row has " + std::to_string(row_fields) + " fields but the header has " +
+                         std::to_string(want),
+                     line_no(i));
 }
 
 double median(std::vector<double> v) {
@@ -129,6 +141,19 @@ CountsTable read_counts_tsv(const fs::path& path) {
     throw InputError(file, "counts header has no gene names (expected: empty field, then genes)",
                      "line 1");
   const size_t n_genes = t.genes.size();
+  // Genes and spot ids are join keys: a repeat would silently lose a column or double a spot.
+  {
+    std::unordered_map<std::string_view, size_t> seen;
+    for (size_t j = 0; j < n_genes; ++j) {
+      auto [it, fresh] = seen.emplace(t.genes[j], j);
+      if (!fresh)
+        throw InputError(file,
+                         "duplicate gene '" + t.genes[j] + "' in the header (columns " +
+                             std::to_string(it->second + 2) + " and " + std::to_string(j + 2) + ")",
+                         "line 1");
+    }
+  }
+  std::unordered_map<std::string, size_t> spot_line;
 
   SparseCounts& c = t.counts;
   c.cols = int64_t(n_genes);
@@ -148,6 +173,11 @@ CountsTable read_counts_tsv(const fs::path& path) {
     const char* tab = static_cast<const char*>(std::memchr(p, '\t', line.size()));
     if (!tab) throw wrong_width(0);
     t.spot_ids.emplace_back(unquote(std::string_view(p, size_t(tab - p))));
+    if (auto [it, fresh] = spot_line.emplace(t.spot_ids.back(), i); !fresh)
+      throw InputError(file,
+                       "duplicate spot id '" + t.spot_ids.back() + "' (first on " +
+                           line_no(it->second) + ")",
+                       line_no(i));
     p = tab + 1;
     size_t j = 0;
     for (;;) {
@@ -189,15 +219,39 @@ CountsTable read_counts_tsv(const fs::path& path) {
   return t;
 }
 
+namespace {
+
+// A small delimited table (spot table, labels): its lines, separator, header and the width of
+// the first data row (which may carry one more field than the header: R's row names).
+struct DelimitedText {
+  std::string text;
+  std::vector<std::string_view> lines;  // views into text
+  char sep = '\t';
+  std::vector<std::string_view> header;
+  size_t first_fields = 0;
+};
+
+// Fills t in place: its views point into t.text, which must not move afterwards.
+void read_delimited(const fs::path& path, const char* what, DelimitedText& t) {
+  t.text = read_maybe_gzipped(path);
+  t.lines = split_lines(t.text);
+  while (!t.lines.empty() && t.lines.back().empty()) t.lines.pop_back();
+  if (t.lines.empty()) throw InputError(path.string(), std::string("empty ") + what, "line 1");
+  t.sep = detect_separator(t.lines[0]);
+  t.header = split_fields(t.lines[0], t.sep);
+  t.first_fields = t.lines.size() > 1 ? split_fields(t.lines[1], t.sep).size() : t.header.size();
+}
+
+}  // namespace
+
 std::vector<SpotTableRow> read_spot_table(const fs::path& path) {
   const std::string file = path.string();
-  std::string text = read_maybe_gzipped(path);
-  std::vector<std::string_view> lines = split_lines(text);
-  while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  if (lines.empty()) throw InputError(file, "empty spot table", "line 1");
-  char sep = detect_separator(lines[0]);
-  auto header = split_fields(lines[0], sep);
-  size_t first_fields = lines.size() > 1 ? split_fields(lines[1], sep).size() : header.size();
+  DelimitedText t;
+  read_delimited(path, "spot table", t);
+  const auto& lines = t.lines;
+  const char sep = t.sep;
+  const auto& header = t.header;
+  const size_t first_fields = t.first_fields;
   const std::vector<std::string> names = {"x", "y", "pixel_x", "pixel_y", "selected"};
   std::vector<int> col = find_columns(header, first_fields, names);
   for (size_t k = 0; k < 4; ++k)
@@ -209,6 +263,7 @@ std::vector<SpotTableRow> read_spot_table(const fs::path& path) {
   for (size_t i = 1; i < lines.size(); ++i) {
     if (lines[i].empty()) continue;
     auto f = split_fields(lines[i], sep);
+    check_row_width(file, header.size(), first_fields, f.size(), i);
     double v[5] = {0, 0, 0, 0, 1};
     for (size_t k = 0; k < 5; ++k) {
       if (col[k] < 0) continue;
@@ -226,13 +281,12 @@ std::vector<SpotTableRow> read_spot_table(const fs::path& path) {
 
 std::map<std::string, std::string> read_spot_labels(const fs::path& path) {
   const std::string file = path.string();
-  std::string text = read_maybe_gzipped(path);
-  std::vector<std::string_view> lines = split_lines(text);
-  while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  if (lines.empty()) throw InputError(file, "empty labels file", "line 1");
-  char sep = detect_separator(lines[0]);
-  auto header = split_fields(lines[0], sep);
-  size_t first_fields = lines.size() > 1 ? split_fields(lines[1], sep).size() : header.size();
+  DelimitedText t;
+  read_delimited(path, "labels file", t);
+  const auto& lines = t.lines;
+  const char sep = t.sep;
+  const auto& header = t.header;
+  const size_t first_fields = t.first_fields;
   std::vector<int> col = find_columns(header, first_fields, {"x", "y", "label"});
   const char* names[3] = {"x", "y", "label"};
   for (int k = 0; k < 3; ++k)
@@ -242,8 +296,7 @@ std::map<std::string, std::string> read_spot_labels(const fs::path& path) {
   for (size_t i = 1; i < lines.size(); ++i) {
     if (lines[i].empty()) continue;
     auto f = split_fields(lines[i], sep);
-    int need = std::max({col[0], col[1], col[2]});
-    if (int(f.size()) <= need) throw InputError(file, "row has too few columns", line_no(i));
+    check_row_width(file, header.size(), first_fields, f.size(), i);
     double x = 0, y = 0;
     if (!parse_number(f[size_t(col[0])], x) || !parse_number(f[size_t(col[1])], y))
       throw InputError(file, "non-numeric x or y", line_no(i));
@@ -253,7 +306,8 @@ std::map<std::string, std::string> read_spot_labels(const fs::path& path) {
   return out;
 }
 
-Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats_out) {
+Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats_out,
+                       const ReadOptions& opts) {
   auto t0 = std::chrono::steady_clock::now();
   auto need = [&](const char* key) -> const fs::path& {
     auto it = ms.files.find(key);
@@ -295,15 +349,27 @@ Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats_out) 
     keep_rows.push_back(int64_t(r));
     keep_table.push_back(it->second);
   }
+  std::string examples;
   for (size_t i = 0; i < table.size(); ++i)
-    if (table[i].selected == 1 && !table_used[i]) ++st.spots_without_counts;
+    if (table[i].selected == 1 && !table_used[i] && ++st.spots_without_counts <= 5)
+      examples += (examples.empty() ? "" : ", ") + spot_key(table[i].x, table[i].y);
+  if (st.spots_without_counts > 5) examples += ", ...";
   st.joined = int64_t(keep_rows.size());
   if (st.counts_without_spot)
     spdlog::warn("{}: {} count rows have no row in {} (dropped)", counts_path.string(),
                  st.counts_without_spot, spots_path.string());
-  if (st.spots_without_counts)
-    spdlog::warn("{}: {} selected spots have no count row in {} (dropped)", spots_path.string(),
-                 st.spots_without_counts, counts_path.string());
+  if (st.spots_without_counts) {
+    const std::string what = std::to_string(st.spots_without_counts) + " of " +
+                             std::to_string(st.table_rows - st.unselected) +
+                             " selected spots of " + spots_path.string() +
+                             " have no count row (" + examples + ")";
+    if (!opts.allow_missing_spots && !ms.allow_missing_spots)
+      throw InputError(counts_path.string(),
+                       what + "; a counts file cut short loses spots this way. If they are "
+                              "missing on purpose, set allow_missing_spots = true in the "
+                              "manifest section (or pass --allow-missing-spots) to drop them");
+    spdlog::warn("{}: {} (dropped)", counts_path.string(), what);
+  }
   if (keep_rows.empty())
     throw InputError(counts_path.string(),
                      "empty section: no spot is both in the counts and selected (== 1) in " +

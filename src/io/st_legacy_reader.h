@@ -2,7 +2,9 @@
 // = empty field then gene names; rows "XxY" then counts), a spot table (x y new_x new_y pixel_x
 // pixel_y selected), an H&E image, optional region labels (x y ... label).
 // Spots kept: spot-table rows with selected == 1 that have a count row, joined on
-// "round(x)xround(y)", in counts-file order. Mismatches are counted and warned, not fatal.
+// "round(x)xround(y)", in counts-file order. Count rows without a spot-table row are dropped
+// with a warning; selected spots without a count row are an InputError (naming both files and
+// examples) unless allow_missing_spots (ReadOptions or the manifest section) makes them a warning.
 // pixel_xy = affine(pixel_x, pixel_y); every centre must lie inside the image.
 #pragma once
 #include <array>
@@ -11,8 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "data/section.h"
+#include "io/section.h"
 #include "io/manifest.h"
+#include "io/section_reader.h"
 
 namespace hiscmcl {
 
@@ -21,8 +24,8 @@ struct CountsTable {
   std::vector<std::string> spot_ids;  // row names, quotes removed
   SparseCounts counts;                // spot_ids.size() x genes.size()
 };
-// InputError (file, line, gene) on a header without genes, a short row, or a count that is
-// non-numeric, negative, NaN or infinite.
+// InputError (file, line, gene) on a header without genes or with a gene twice, a repeated spot
+// id, a short row, or a count that is non-numeric, negative, NaN or infinite.
 CountsTable read_counts_tsv(const std::filesystem::path& path);
 
 struct SpotTableRow {
@@ -45,7 +48,7 @@ struct StLegacyJoinStats {
   int64_t table_rows = 0;            // rows of the spot table
   int64_t unselected = 0;            // spot-table rows with selected != 1 (dropped quietly)
   int64_t counts_without_spot = 0;   // count rows absent from the spot table (warned)
-  int64_t spots_without_counts = 0;  // selected spot-table rows without a count row (warned)
+  int64_t spots_without_counts = 0;  // selected spot-table rows without a count row
   int64_t unlabeled = 0;             // kept spots without a label row (given "undetermined")
   int64_t joined = 0;                // spots kept
 };
@@ -54,6 +57,7 @@ struct StLegacyJoinStats {
 // spot ids, counts, array_xy (x, y), pixel_xy, labels and the image geometry. Spot diameter:
 // the manifest's, else 100 µm / um_per_px (ST spots are 100 µm), else half the median
 // nearest-neighbour distance; um_per_px defaults to 100 / spot diameter.
-Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats = nullptr);
+Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats = nullptr,
+                       const ReadOptions& opts = {});
 
 }  // namespace hiscmcl

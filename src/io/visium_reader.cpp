@@ -1,15 +1,16 @@
 #include "io/visium_reader.h"
 
-#include <hdf5.h>
-
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "io/hdf5_file.h"
 #include "io/image_info.h"
 #include "io/text_file.h"
 
@@ -18,95 +19,15 @@ namespace fs = std::filesystem;
 namespace hiscmcl {
 namespace {
 
-// Closes an HDF5 handle on scope exit.
-struct H5Id {
-  hid_t id = -1;
-  herr_t (*close)(hid_t) = nullptr;
-  H5Id(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
-  ~H5Id() {
-    if (id >= 0 && close) close(id);
+// The first repeated name, as (first index, second index); nullopt when all are unique.
+std::optional<std::pair<size_t, size_t>> first_duplicate(const std::vector<std::string>& names) {
+  std::unordered_map<std::string_view, size_t> seen;
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto [it, fresh] = seen.emplace(names[i], i);
+    if (!fresh) return std::make_pair(it->second, i);
   }
-  H5Id(H5Id&& o) noexcept : id(o.id), close(o.close) { o.id = -1; }
-  H5Id(const H5Id&) = delete;
-  H5Id& operator=(const H5Id&) = delete;
-  operator hid_t() const { return id; }
-};
-
-class H5File {
- public:
-  explicit H5File(const fs::path& path) : path_(path.string()), file_(-1, H5Fclose) {
-    if (!fs::exists(path)) throw InputError(path_, "file not found");
-    H5Eset_auto(H5E_DEFAULT, nullptr, nullptr);  // our errors name the file; no HDF5 stack dumps
-    if (H5Fis_hdf5(path_.c_str()) <= 0) throw InputError(path_, "not an HDF5 file (corrupt?)");
-    file_.id = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file_.id < 0) throw InputError(path_, "cannot open HDF5 file (corrupt or truncated?)");
-  }
-
-  bool exists(const std::string& name) const {
-    // H5Lexists needs every parent to exist, so walk the path one component at a time.
-    size_t pos = 0;
-    while ((pos = name.find('/', pos + 1)) != std::string::npos)
-      if (H5Lexists(file_, name.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
-    return H5Lexists(file_, name.c_str(), H5P_DEFAULT) > 0;
-  }
-
-  H5Id open(const std::string& name) const {
-    if (!exists(name))
-      throw InputError(path_, "not a 10x feature-barcode matrix: missing dataset " + name,
-                       "dataset " + name);
-    H5Id d(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (d.id < 0) throw InputError(path_, "cannot open dataset " + name, "dataset " + name);
-    return d;
-  }
-
-  template <class T>
-  std::vector<T> read_numbers(const std::string& name, hid_t mem_type) const {
-    H5Id d = open(name);
-    H5Id space(H5Dget_space(d), H5Sclose);
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    std::vector<T> out(size_t(std::max<hssize_t>(n, 0)));
-    if (n > 0 && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
-      throw InputError(path_, "cannot read dataset " + name + " as numbers", "dataset " + name);
-    return out;
-  }
-
-  std::vector<std::string> read_strings(const std::string& name) const {
-    H5Id d = open(name);
-    H5Id ftype(H5Dget_type(d), H5Tclose);
-    if (H5Tget_class(ftype) != H5T_STRING)
-      throw InputError(path_, "dataset " + name + " is not a string dataset", "dataset " + name);
-    H5Id space(H5Dget_space(d), H5Sclose);
-    size_t n = size_t(std::max<hssize_t>(H5Sget_simple_extent_npoints(space), 0));
-    std::vector<std::string> out(n);
-    if (n == 0) return out;
-    H5Id mtype(H5Tcopy(H5T_C_S1), H5Tclose);
-    if (H5Tis_variable_str(ftype) > 0) {
-      H5Tset_size(mtype, H5T_VARIABLE);
-      std::vector<char*> buf(n, nullptr);
-      if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-        throw InputError(path_, "cannot read strings of " + name, "dataset " + name);
-      for (size_t i = 0; i < n; ++i) out[i] = buf[i] ? buf[i] : "";
-      H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf.data());
-    } else {
-      size_t width = H5Tget_size(ftype);
-      H5Tset_size(mtype, width);
-      std::vector<char> buf(n * width, '\0');
-      if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-        throw InputError(path_, "cannot read strings of " + name, "dataset " + name);
-      for (size_t i = 0; i < n; ++i) {
-        const char* p = buf.data() + i * width;
-        out[i].assign(p, strnlen(p, width));
-      }
-    }
-    return out;
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  H5Id file_;
-};
+  return std::nullopt;
+}
 
 bool parse_double(std::string_view f, double& out) {
   f = unquote(f);
@@ -142,37 +63,39 @@ std::vector<std::string> make_unique_names(const std::vector<std::string>& names
 }
 
 FeatureBarcodeMatrix read_10x_h5(const fs::path& path) {
-  H5File f(path);
-  if (!f.exists("/matrix"))
-    throw InputError(f.path(), "not a 10x feature-barcode matrix (Space Ranger/Cell Ranger v3+): "
-                               "missing group /matrix", "dataset /matrix");
-  auto shape = f.read_numbers<int64_t>("/matrix/shape", H5T_NATIVE_INT64);
-  if (shape.size() != 2)
-    throw InputError(f.path(), "/matrix/shape must hold 2 numbers", "dataset /matrix/shape");
-  FeatureBarcodeMatrix m;
-  m.barcodes = f.read_strings("/matrix/barcodes");
-  std::vector<std::string> names = f.read_strings("/matrix/features/name");
-  m.gene_ids = f.read_strings("/matrix/features/id");
-  auto data = f.read_numbers<float>("/matrix/data", H5T_NATIVE_FLOAT);
-  auto indices = f.read_numbers<int64_t>("/matrix/indices", H5T_NATIVE_INT64);
-  auto indptr = f.read_numbers<int64_t>("/matrix/indptr", H5T_NATIVE_INT64);
+  return read_10x_h5(
+      hdf5::File::open(path, "a 10x feature-barcode matrix (Space Ranger/Cell Ranger v3+)"));
+}
 
+FeatureBarcodeMatrix read_10x_h5(const hdf5::File& f) {
+  f.group("matrix");
+  auto shape = f.dataset("matrix/shape").read_numbers<int64_t>({2});
   const int64_t n_genes = shape[0], n_barcodes = shape[1];
-  auto bad = [&](const std::string& what, const std::string& ds) {
-    throw InputError(f.path(), what, "dataset " + ds);
-  };
-  if (int64_t(names.size()) != n_genes) bad("feature count differs from shape[0]", "/matrix/features/name");
-  if (int64_t(m.gene_ids.size()) != n_genes) bad("feature count differs from shape[0]", "/matrix/features/id");
-  if (int64_t(m.barcodes.size()) != n_barcodes) bad("barcode count differs from shape[1]", "/matrix/barcodes");
-  if (int64_t(indptr.size()) != n_barcodes + 1) bad("indptr length is not barcodes + 1", "/matrix/indptr");
-  if (data.size() != indices.size()) bad("data and indices lengths differ", "/matrix/indices");
-  if (indptr.front() != 0 || indptr.back() != int64_t(data.size()))
-    bad("indptr does not span data", "/matrix/indptr");
+  if (n_genes < 0 || n_barcodes < 0) f.fail("matrix/shape", "negative extent");
+  FeatureBarcodeMatrix m;
+  hdf5::Dataset barcodes = f.dataset("matrix/barcodes"), ids = f.dataset("matrix/features/id");
+  m.barcodes = barcodes.read_strings(n_barcodes);
+  std::vector<std::string> names = f.dataset("matrix/features/name").read_strings(n_genes);
+  m.gene_ids = ids.read_strings(n_genes);
+  // Barcodes and feature ids are keys (names are symbols, made unique below).
+  if (auto d = first_duplicate(m.barcodes))
+    barcodes.fail("duplicate barcode '" + m.barcodes[d->second] + "' (entries " +
+                  std::to_string(d->first) + " and " + std::to_string(d->second) + ")");
+  if (auto d = first_duplicate(m.gene_ids))
+    ids.fail("duplicate feature id '" + m.gene_ids[d->second] + "' (entries " +
+             std::to_string(d->first) + " and " + std::to_string(d->second) + ")");
+
+  hdf5::Dataset indptr_ds = f.dataset("matrix/indptr");
+  auto indptr = indptr_ds.read_numbers<int64_t>({n_barcodes + 1});
+  if (indptr.front() != 0) indptr_ds.fail("indptr does not start at 0");
   for (int64_t j = 0; j < n_barcodes; ++j)
-    if (indptr[size_t(j + 1)] < indptr[size_t(j)]) bad("indptr is not non-decreasing", "/matrix/indptr");
+    if (indptr[size_t(j + 1)] < indptr[size_t(j)]) indptr_ds.fail("indptr is not non-decreasing");
+  hdf5::Dataset data_ds = f.dataset("matrix/data"), indices_ds = f.dataset("matrix/indices");
+  auto data = data_ds.read_numbers<float>({indptr.back()});
+  auto indices = indices_ds.read_numbers<int64_t>({indptr.back()});
   for (size_t k = 0; k < indices.size(); ++k) {
-    if (indices[k] < 0 || indices[k] >= n_genes) bad("feature index out of range", "/matrix/indices");
-    if (!(data[k] >= 0) || !std::isfinite(data[k])) bad("negative or NaN count", "/matrix/data");
+    if (indices[k] < 0 || indices[k] >= n_genes) indices_ds.fail("feature index out of range");
+    if (!(data[k] >= 0) || !std::isfinite(data[k])) data_ds.fail("negative or NaN count");
   }
 
   // CSC of features x barcodes is exactly CSR of barcodes x features.
@@ -195,9 +118,25 @@ FeatureBarcodeMatrix read_10x_mtx(const fs::path& dir) {
   if (ft.empty()) throw InputError((dir / "features.tsv.gz").string(), "file not found");
 
   FeatureBarcodeMatrix m;
+  // Barcodes and feature ids are keys: a repeat is an error naming the file, line and id.
+  auto check_unique = [](const std::vector<std::string>& keys, const std::vector<size_t>& line,
+                         const fs::path& file, const char* what) {
+    if (auto d = first_duplicate(keys))
+      throw InputError(file.string(),
+                       std::string("duplicate ") + what + " '" + keys[d->second] +
+                           "' (first on line " + std::to_string(line[d->first] + 1) + ")",
+                       "line " + std::to_string(line[d->second] + 1));
+  };
+  std::vector<size_t> line_of;
   std::string bc_text = read_maybe_gzipped(bc);
-  for (auto line : split_lines(bc_text))
-    if (!line.empty()) m.barcodes.emplace_back(unquote(line));
+  auto bc_lines = split_lines(bc_text);
+  for (size_t i = 0; i < bc_lines.size(); ++i) {
+    if (bc_lines[i].empty()) continue;
+    m.barcodes.emplace_back(unquote(bc_lines[i]));
+    line_of.push_back(i);
+  }
+  check_unique(m.barcodes, line_of, bc, "barcode");
+  line_of.clear();
   std::string ft_text = read_maybe_gzipped(ft);
   std::vector<std::string> names;
   auto ft_lines = split_lines(ft_text);
@@ -206,7 +145,9 @@ FeatureBarcodeMatrix read_10x_mtx(const fs::path& dir) {
     auto f = split_fields(ft_lines[i], '\t');
     m.gene_ids.emplace_back(unquote(f[0]));
     names.emplace_back(unquote(f.size() > 1 ? f[1] : f[0]));
+    line_of.push_back(i);
   }
+  check_unique(m.gene_ids, line_of, ft, "feature id");
   m.genes = make_unique_names(names);
 
   const std::string file = mtx.string();
@@ -280,7 +221,7 @@ std::vector<TissuePosition> read_tissue_positions(const fs::path& path) {
       if (!parse_double(f[size_t(k + 1)], v[k]))
         throw InputError(file, "non-numeric value '" + std::string(f[size_t(k + 1)]) + "'",
                          "line " + std::to_string(i + 1) + ", column " + std::to_string(k + 2));
-    p.in_tissue = int(v[0]);
+    p.in_tissue = int(std::clamp(v[0], -1.0, 2.0));  // int(1e10) is UB; only 1 is in tissue
     p.array_row = v[1];
     p.array_col = v[2];
     p.pxl_row = v[3];

@@ -11,10 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "data/section.h"
+#include "io/section.h"
 #include "io/manifest.h"
 
 namespace hiscmcl {
+
+namespace hdf5 {
+class File;
+}
 
 struct FeatureBarcodeMatrix {
   std::vector<std::string> genes;     // feature names, made unique
@@ -24,6 +28,7 @@ struct FeatureBarcodeMatrix {
 };
 // InputError naming the file and the missing dataset for corrupt or non-10x HDF5 files.
 FeatureBarcodeMatrix read_10x_h5(const std::filesystem::path& path);
+FeatureBarcodeMatrix read_10x_h5(const hdf5::File& f);  // an opened file (or image)
 // matrix.mtx(.gz), barcodes.tsv(.gz), features.tsv(.gz) (or genes.tsv) in `dir`.
 FeatureBarcodeMatrix read_10x_mtx(const std::filesystem::path& dir);
 

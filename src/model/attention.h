@@ -1,8 +1,9 @@
 // Attention building blocks written out (not torch::nn::MultiheadAttention) so the layouts match
-// the reference and the spec exactly:
-//  - SpotSelfAttention (spec §3.3): one bias-free Linear to Q,K,V (split in that order), per-head
-//    softmax(QKᵀ/√d_h), concat, Linear with bias, dropout. Input [N, L, G]: attention over L.
-//  - CrossAttention (spec §3.8 H1): separate Q/K/V projections with bias, output projection with
+// the reference and METHOD.md exactly:
+//  - SpotSelfAttention (METHOD.md §6.6): one bias-free Linear to Q,K,V (split in that order),
+//    per-head softmax(QKᵀ/√d_h), concat, Linear with bias, dropout. Input [N, L, G]: attention
+//    over L.
+//  - CrossAttention (METHOD.md §6.2): separate Q/K/V projections with bias, output projection with
 //    bias. Query [B, 1, D] over keys/values [B, T, D].
 //  - SpotTransformerBlock: pre-norm block Z += Attn(LN(Z)); Z += FF(LN(Z)), FF = G→G GELU G→G.
 #pragma once

@@ -1,5 +1,6 @@
-// Symmetric InfoNCE (spec §4): logits = S·Iᵀ/τ; loss = ½(CE over rows + CE over columns) with
-// the matching spot/image pairs on the diagonal. Optional L2 normalisation of both sides first.
+// Symmetric InfoNCE (METHOD.md §7.1): logits = S·Iᵀ/τ; loss = ½(CE over rows + CE over columns)
+// with the matching spot/image pairs on the diagonal. Optional L2 normalisation of both sides
+// first.
 #pragma once
 #include <torch/torch.h>
 

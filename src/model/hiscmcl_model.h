@@ -5,7 +5,7 @@
 
 #include "model/contrastive_loss.h"
 #include "model/image_branch.h"
-#include "model/run_config.h"
+#include "config/run_config.h"
 #include "model/spot_branch.h"
 
 namespace hiscmcl {

@@ -6,14 +6,14 @@ ImageBranchImpl::ImageBranchImpl(int64_t feature_dim, int64_t n_scales, const Mo
     : mode_(cfg.fusion), gate_on_(cfg.scale_gate) {
   using namespace torch::nn;
   input_dropout_ = register_module("input_dropout", Dropout(cfg.input_dropout));
-  if (mode_ == "hierarchical") {
+  if (mode_ == Fusion::hierarchical) {
     token_proj_ = register_module("token_proj", Linear(feature_dim, cfg.d_model));
     token_norm_ = register_module("token_norm", LayerNorm(LayerNormOptions({cfg.d_model})));
     neigh_attn_ = register_module("neighbourhood_attn", CrossAttention(cfg.d_model, cfg.fusion_heads));
     global_attn_ = register_module("global_attn", CrossAttention(cfg.d_model, cfg.fusion_heads));
     fused_norm_ = register_module("fused_norm", LayerNorm(LayerNormOptions({cfg.d_model})));
     head_ = register_module("head", ProjectionHead(cfg.d_model, cfg.proj_dim));
-  } else if (mode_ == "multiscale") {
+  } else if (mode_ == Fusion::multiscale) {
     if (gate_on_) gate_ = register_module("scale_gate", Linear(n_scales * feature_dim, n_scales));
     fusion_linear_ = register_module("fusion", Linear(n_scales * feature_dim, feature_dim));
     fusion_norm_ = register_module("fusion_norm", LayerNorm(LayerNormOptions({feature_dim})));
@@ -25,7 +25,7 @@ ImageBranchImpl::ImageBranchImpl(int64_t feature_dim, int64_t n_scales, const Mo
 }
 
 torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in) {
-  if (mode_ == "hierarchical") {
+  if (mode_ == Fusion::hierarchical) {
     auto tokens = [&](const torch::Tensor& x) { return token_norm_(token_proj_(input_dropout_(x))); };
     // Project only the distinct rows the batch touches, then gather.
     auto all = torch::cat({in.index, in.neighbours.flatten(), in.global.flatten()});
@@ -50,7 +50,7 @@ torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in) {
                                    gather(global_attn_->v_proj(t), inv_g, m));
     return fused_norm_(q_tok + y1 + y2).squeeze(1);
   }
-  if (mode_ == "multiscale") {
+  if (mode_ == Fusion::multiscale) {
     auto f = input_dropout_(in.scales);  // [B, S, D]
     auto c = f.flatten(1);
     if (gate_on_) {

@@ -1,9 +1,9 @@
 // Image side of HisCMCL: per-level image features -> one embedding per spot.
-//  hierarchical (default; spec §3.8 design H1 + [R]): the spot's feature is the query of two
+//  hierarchical (default; METHOD.md §6.2, §9.28): the spot's feature is the query of two
 //    cross-attentions, one over neighbourhood tokens (the ~3x neighbourhood crop and the ~9 nearest
 //    spots' features), one over global tokens (the ~49 nearest spots' features);
 //    f = LN(e + y_neigh + y_glob); ProjectionHead(d_model -> P).
-//  multiscale (reference, spec §3.6): concat per-scale features, optional softmax gate,
+//  multiscale (reference, METHOD.md §6.3): concat per-scale features, optional softmax gate,
 //    Dropout(ReLU(LN(Linear(S·D -> D)))), ProjectionHead(D -> P).
 //  spot: ProjectionHead on the spot feature alone.
 #pragma once
@@ -11,7 +11,7 @@
 
 #include "model/attention.h"
 #include "model/projection_head.h"
-#include "model/run_config.h"
+#include "config/run_config.h"
 
 namespace hiscmcl {
 
@@ -34,7 +34,7 @@ class ImageBranchImpl : public torch::nn::Module {
   torch::Tensor fuse(const ImageInputs& in);
 
  private:
-  std::string mode_;
+  Fusion mode_;
   bool gate_on_ = false;
   torch::nn::Dropout input_dropout_{nullptr};
   // hierarchical

@@ -1,4 +1,4 @@
-// ProjectionHead (spec §3.4), used by both branches: p = W1 x + b1; h = W2 GELU(p) + b2;
+// ProjectionHead (METHOD.md §6.7), used by both branches: p = W1 x + b1; h = W2 GELU(p) + b2;
 // h = Dropout(h); out = LayerNorm(h + p).
 #pragma once
 #include <torch/torch.h>

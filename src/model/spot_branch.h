@@ -1,4 +1,4 @@
-// Expression side of HisCMCL (spec §3.2–3.3): u = expr + E_x[x] + E_y[y] (learnable position
+// Expression side of HisCMCL (METHOD.md §6.5–6.6): u = expr + E_x[x] + E_y[y] (learnable position
 // tables sized to the largest coordinate), pre-norm transformer blocks, ProjectionHead(G -> P).
 // The attention sequence is whatever the caller passes as L in [N, L, G]:
 //   spot_context = batch:   one sequence of the B spots of the mini-batch, [1, B, G] (reference);
@@ -9,7 +9,7 @@
 
 #include "model/attention.h"
 #include "model/projection_head.h"
-#include "model/run_config.h"
+#include "config/run_config.h"
 
 namespace hiscmcl {
 

@@ -1,7 +1,6 @@
 #include "predict/retrieval_predictor.h"
 
-#include "data/spatial_neighbours.h"
-#include "eval/retrieval.h"
+#include "predict/retrieval.h"
 #include "train/feature_tensors.h"
 #include "train/trainer.h"
 
@@ -35,38 +34,17 @@ Matrix RetrievalPredictor::predict_member(const std::vector<std::array<double, 2
                                           const SectionFeatures& features) {
   Matrix q = image_embeddings(pixel_xy, features);
   const PredictConfig& pc = bundle_.config.predict;
-  if (pc.predictor == "regression") {
+  if (pc.predictor == Predictor::regression) {
     torch::NoGradGuard no_grad;
     return to_matrix(bundle_.model->regress(to_tensor(q)));
   }
   double tau = 0;
-  if (pc.weighting == "softmax")
+  if (pc.weighting == Weighting::softmax)
     tau = pc.softmax_temperature > 0 ? pc.softmax_temperature : bundle_.model->temperature();
   Matrix values = to_matrix(bundle_.key_expression);
   if (pc.centre_sections) values = centre_groups(values, bundle_.key_offsets);
   return retrieval_predict(q, to_matrix(bundle_.key_embeddings), values, pc.k,
-                           parse_retrieval_distance(pc.distance), nullptr, 1e-12, tau);
-}
-
-Matrix baseline_features(const std::vector<std::array<double, 2>>& pixel_xy,
-                         const SectionFeatures& features) {
-  const Matrix& spot = features.level("spot");
-  const Matrix& neigh = features.level("neighbourhood");
-  const int64_t n = spot.rows, d = spot.cols;
-  auto nb9 = nearest_spots(pixel_xy, 9), nb49 = nearest_spots(pixel_xy, 49);
-  Matrix x(n, 4 * d);
-  for (int64_t i = 0; i < n; ++i) {
-    float* row = x.row(i);
-    for (int64_t c = 0; c < d; ++c) {
-      row[c] = spot(i, c);
-      row[d + c] = neigh(i, c);
-    }
-    for (int k = 0; k < 9; ++k)
-      for (int64_t c = 0; c < d; ++c) row[2 * d + c] += spot(nb9[size_t(i * 9 + k)], c) / 9.f;
-    for (int k = 0; k < 49; ++k)
-      for (int64_t c = 0; c < d; ++c) row[3 * d + c] += spot(nb49[size_t(i * 49 + k)], c) / 49.f;
-  }
-  return x;
+                           parse_retrieval_distance(choice_name(pc.distance)), nullptr, 1e-12, tau);
 }
 
 }  // namespace hiscmcl

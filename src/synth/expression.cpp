@@ -29,12 +29,6 @@ constexpr float kStrength[kNumProgrammes] = {1.0f, 0.8f, 1.0f, 0.8f, 0.8f, 0.5f,
 
 }  // namespace
 
-const std::array<const char*, kNumProgrammes>& programme_names() {
-  static const std::array<const char*, kNumProgrammes> n = {
-      "tumour", "immune", "stroma", "adipose", "gland", "proliferation", "immune_adjacent_tumour"};
-  return n;
-}
-
 std::vector<int> GenePanel::genes_of(int p) const {
   std::vector<int> out;
   for (size_t g = 0; g < genes.size(); ++g)

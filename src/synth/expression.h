@@ -17,8 +17,7 @@
 namespace hiscmcl::synth {
 
 constexpr int kNumProgrammes = 7;
-// tumour, immune, stroma, adipose, gland, proliferation, immune_adjacent_tumour
-const std::array<const char*, kNumProgrammes>& programme_names();
+// Programmes: tumour, immune, stroma, adipose, gland, proliferation, immune_adjacent_tumour.
 
 struct GenePanel {
   std::vector<std::string> genes;

@@ -1,5 +1,7 @@
 #include "train/end_to_end.h"
 
+#include "train/epoch_loop.h"
+
 #include <opencv2/imgproc.hpp>
 
 #include <chrono>
@@ -35,8 +37,8 @@ struct TrunkLevel {
 
 std::vector<TrunkLevel> trunk_levels(const RunConfig& cfg, std::vector<FeatureLevel>& cut) {
   std::vector<std::string> wanted;
-  if (cfg.model.fusion == "hierarchical") wanted = {"spot", "neighbourhood"};
-  else if (cfg.model.fusion == "multiscale") wanted = multiscale_levels(cfg.encoder);
+  if (cfg.model.fusion == Fusion::hierarchical) wanted = {"spot", "neighbourhood"};
+  else if (cfg.model.fusion == Fusion::multiscale) wanted = multiscale_levels(cfg.encoder);
   else wanted = {"spot"};
   auto all = feature_levels(cfg.encoder);
   cut.clear();
@@ -144,6 +146,7 @@ void to_device(FeatureTensors& t, const torch::Device& d) {
 }  // namespace
 
 TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections, const RunConfig& cfg) {
+  validate(cfg, "run config");  // a config built in code is held to the same rules as a file
   const std::string& arch = cfg.encoder.name;
   if (!is_cnn_trunk_name(arch))
     throw InputError("encoder.name", "train.mode = \"end_to_end\" trains a built-in CNN trunk "
@@ -172,7 +175,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
   const int input_px = 224;
   spdlog::info("end-to-end: cutting {} crops per spot for {} spots", cut.size(), t.size());
   CropFeeder feeder(cut_crops(sections, cut, input_px), levels, input_px,
-                    normalization_from_name(cfg.encoder.img_norm), device);
+                    normalization_from_name(choice_name(cfg.encoder.img_norm)), device);
 
   b.trunk->to(device);
   b.model->to(device);
@@ -186,48 +189,39 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
   // BatchNorm cannot train on a batch of one spot: a last batch of one is dropped.
   const int64_t batches = (cfg.train.drop_last || n % bs == 1) ? n / bs : (n + bs - 1) / bs;
   if (batches < 1) throw InputError("train.batch_size", "end-to-end training needs at least 2 spots");
-  ProgressBar bar("train (end-to-end)", int64_t(cfg.train.epochs) * batches, "batch");
-  auto t_start = std::chrono::steady_clock::now();
-  for (int epoch = 1; epoch <= cfg.train.epochs; ++epoch) {
-    auto e_start = std::chrono::steady_clock::now();
-    torch::Tensor bank;
-    if (cfg.model.fusion == "hierarchical") bank = token_bank(b.trunk, feeder, std::max(2, cfg.encoder.batch_size));
+  torch::Tensor bank;
+  EpochLoopSpec loop{"train (end-to-end)", cfg.train.epochs, cfg.train.accumulation, n, bs, batches};
+  loop.begin_epoch = [&](int) {
+    if (cfg.model.fusion == Fusion::hierarchical) bank = token_bank(b.trunk, feeder, std::max(2, cfg.encoder.batch_size));
     b.model->train();
     b.trunk->train();
-    auto perm = torch::randperm(n, torch::kInt64);
-    double loss_sum = 0;
-    int64_t spots = 0;
-    opt.zero_grad();
-    for (int64_t bi = 0; bi < batches; ++bi) {
-      auto idx_cpu = perm.slice(0, bi * bs, std::min(n, (bi + 1) * bs));
-      std::vector<int64_t> idx_v(idx_cpu.data_ptr<int64_t>(), idx_cpu.data_ptr<int64_t>() + idx_cpu.numel());
-      auto idx = idx_cpu.to(device);
-      auto inputs = feeder.batch(idx_v, cfg.train.augment, mix(cfg.train.seed + 1, uint64_t(epoch)));
-      std::vector<torch::Tensor> feats;
-      for (auto& x : inputs) feats.push_back(b.trunk->forward(x));
-      ImageInputs in;
-      if (cfg.model.fusion == "hierarchical") {
-        in.table = bank.index_put({idx}, feats[0]);
-        in.index = idx;
-        in.neighbourhood = feats[1];
-        in.neighbours = t.neighbours.index_select(0, idx);
-        in.global = t.global.index_select(0, idx);
-      } else if (cfg.model.fusion == "multiscale") {
-        in.scales = torch::stack(feats, 1);
-      } else {
-        in.table = feats[0];
-        in.index = torch::arange(idx.size(0), torch::TensorOptions().dtype(torch::kInt64).device(device));
-      }
-      auto img = b.model->image_embedding(in);
-      auto spot = spot_forward(b.model, t, idx, cfg);
-      auto loss = b.model->training_loss(spot, img, t.expression.index_select(0, idx));
-      loss_sum += micro_batch_step(opt, loss, bi, batches, cfg.train.accumulation) * double(idx.size(0));
-      spots += idx.size(0);
-      bar.advance();
+  };
+  loop.temperature = [&] { return b.model->temperature(); };
+  loop.batch_loss = [&](const torch::Tensor& idx_cpu, int epoch) {
+    std::vector<int64_t> idx_v(idx_cpu.data_ptr<int64_t>(), idx_cpu.data_ptr<int64_t>() + idx_cpu.numel());
+    auto idx = idx_cpu.to(device);
+    auto inputs = feeder.batch(idx_v, cfg.train.augment, mix(cfg.train.seed + 1, uint64_t(epoch)));
+    std::vector<torch::Tensor> feats;
+    for (auto& x : inputs) feats.push_back(b.trunk->forward(x));
+    ImageInputs in;
+    if (cfg.model.fusion == Fusion::hierarchical) {
+      in.table = bank.index_put({idx}, feats[0]);
+      in.index = idx;
+      in.neighbourhood = feats[1];
+      in.neighbours = t.neighbours.index_select(0, idx);
+      in.global = t.global.index_select(0, idx);
+    } else if (cfg.model.fusion == Fusion::multiscale) {
+      in.scales = torch::stack(feats, 1);
+    } else {
+      in.table = feats[0];
+      in.index = torch::arange(idx.size(0), torch::TensorOptions().dtype(torch::kInt64).device(device));
     }
-    result.log.push_back(end_epoch(epoch, loss_sum, spots, e_start, b.model->temperature(), bar));
-  }
-  bar.finish();
+    auto img = b.model->image_embedding(in);
+    auto spot = spot_forward(b.model, t, idx, cfg);
+    return b.model->training_loss(spot, img, t.expression.index_select(0, idx));
+  };
+  auto t_start = std::chrono::steady_clock::now();
+  result.log = run_epoch_loop(opt, loop);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
   // The bundle lives on the CPU; keys come from the spot branch, which needs no images.
@@ -240,7 +234,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
 }
 
 std::unique_ptr<Encoder> bundle_encoder(const ModelBundle& b) {
-  if (!b.trunk) return make_encoder(b.config.encoder.name, encoder_options(b.config.encoder));
+  if (!b.trunk) return make_encoder(b.config.encoder.name, encoder_options(b.config.encoder, b.config.train.seed));
   // A copy, so that laying it out for inference leaves the bundle's trunk as trained.
   CnnTrunk copy = make_cnn_trunk(b.config.encoder.name);
   {
@@ -250,7 +244,7 @@ std::unique_ptr<Encoder> bundle_encoder(const ModelBundle& b) {
     auto srcb = b.trunk->named_buffers(true);
     for (auto& p : copy->named_buffers(true)) p.value().copy_(srcb[p.key()]);
   }
-  return make_trunk_encoder(b.config.encoder.name, copy, encoder_options(b.config.encoder));
+  return make_trunk_encoder(b.config.encoder.name, copy, encoder_options(b.config.encoder, b.config.train.seed));
 }
 
 }  // namespace hiscmcl

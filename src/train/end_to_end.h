@@ -1,10 +1,10 @@
 // End-to-end training (train.mode = "end_to_end"): the CNN trunk named by encoder.name
 // (resnet18 | resnet50 | densenet121, weights from encoder.weights or seeded random init) is
-// trained with the fusion, spot branch and heads under the contrastive loss (spec §5).
+// trained with the fusion, spot branch and heads under the contrastive loss (METHOD.md §7.4).
 //  - Crops of every training spot at every level the fusion uses are cut once and kept in memory
 //    (uint8, encoder input size: ~150 KB per spot and level at 224 px).
-//  - Training only: each epoch every spot's crops get a fresh augmentation (spec §2.9), one draw
-//    per spot shared by its levels, so an upsampled scale is the same picture at more pixels.
+//  - Training only: each epoch every spot's crops get a fresh augmentation (METHOD.md §4.5), one
+//    draw per spot shared by its levels, so an upsampled scale is the same picture at more pixels.
 //  - hierarchical: neighbour and global tokens come from a bank of every training spot's trunk
 //    features, recomputed without gradients at each epoch start; the batch's own rows are
 //    replaced by their fresh features, so gradients reach the trunk through each batch spot's

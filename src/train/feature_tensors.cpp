@@ -17,15 +17,15 @@ Matrix to_matrix(const torch::Tensor& t) {
   return m;
 }
 
-ImageInputs FeatureTensors::image_inputs(const torch::Tensor& idx, const std::string& fusion) const {
+ImageInputs FeatureTensors::image_inputs(const torch::Tensor& idx, Fusion fusion) const {
   ImageInputs in;
   in.table = spot;
   in.index = idx;
-  if (fusion == "hierarchical") {
+  if (fusion == Fusion::hierarchical) {
     in.neighbourhood = neighbourhood.index_select(0, idx);
     in.neighbours = neighbours.index_select(0, idx);
     in.global = global.index_select(0, idx);
-  } else if (fusion == "multiscale") {
+  } else if (fusion == Fusion::multiscale) {
     std::vector<torch::Tensor> per_level;
     for (auto& l : scales) per_level.push_back(l.index_select(0, idx));
     in.scales = torch::stack(per_level, 1);
@@ -87,7 +87,7 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
       spot.push_back(stats.standardise("spot", to_tensor(features[s].level("spot"))));
       neigh.push_back(stats.standardise("neighbourhood", to_tensor(features[s].level("neighbourhood"))));
     }
-    if (cfg.fusion == "multiscale" && !features.empty())
+    if (cfg.fusion == Fusion::multiscale && !features.empty())
       for (size_t l = 0; l < scale_levels.size(); ++l)
         scales[l].push_back(stats.standardise(scale_levels[l], to_tensor(features[s].level(scale_levels[l]))));
     nb.push_back(index_tensor(nearest_spots(sec.pixel_xy, cfg.n_neighbours), n, cfg.n_neighbours, offset));
@@ -108,7 +108,7 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
     t.spot = torch::cat(spot, 0);
     t.neighbourhood = torch::cat(neigh, 0);
   }
-  if (cfg.fusion == "multiscale" && !features.empty())
+  if (cfg.fusion == Fusion::multiscale && !features.empty())
     for (auto& l : scales) t.scales.push_back(torch::cat(l, 0));
   t.neighbours = torch::cat(nb, 0);
   t.global = torch::cat(gl, 0);

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "data/section.h"
+#include "io/section.h"
 #include "encoders/section_features.h"
 #include "model/image_branch.h"
-#include "model/run_config.h"
+#include "config/run_config.h"
 
 namespace hiscmcl {
 
@@ -37,7 +37,7 @@ struct FeatureTensors {
 
   int64_t size() const { return offsets.back(); }
   // Image-branch inputs of the rows idx.
-  ImageInputs image_inputs(const torch::Tensor& idx, const std::string& fusion) const;
+  ImageInputs image_inputs(const torch::Tensor& idx, Fusion fusion) const;
 };
 
 // Statistics of every level the features carry.

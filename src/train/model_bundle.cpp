@@ -64,7 +64,7 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     if (format == "hiscmcl-model/1")
       throw InputError(meta.string(), "written by an older hiscmcl (format 1); train the model again");
     if (format != "hiscmcl-model/2") throw InputError(meta.string(), "unknown model format '" + format + "'");
-    b.config = run_config_from_json(j["config"]);
+    b.config = run_config_from_json(j["config"], meta.string());
     auto& s = j["shape"];
     b.shape = {s["feature_dim"], s["n_scales"], s["n_genes"], s["max_x"], s["max_y"]};
     b.genes = j["genes"].get<std::vector<std::string>>();
@@ -89,6 +89,15 @@ ModelBundle load_model_bundle(const fs::path& dir) {
                        "expected " + std::to_string(2 + 2 * b.stats.levels.size()) + " tensors");
     b.key_embeddings = t[0];
     b.key_expression = t[1];
+    // A model.json edited by hand (or from another model) is refused here, naming the model,
+    // rather than after a whole prediction.
+    if (int64_t(b.genes.size()) != b.shape.n_genes || b.key_expression.dim() != 2 ||
+        b.key_expression.size(1) != int64_t(b.genes.size()))
+      throw InputError(meta.string(), "lists " + std::to_string(b.genes.size()) + " genes but the model predicts " +
+                                          std::to_string(b.key_expression.dim() == 2 ? b.key_expression.size(1) : -1) +
+                                          " (model.json edited or from another model?)");
+    if (b.key_embeddings.dim() != 2 || b.key_embeddings.size(0) != b.key_expression.size(0))
+      throw InputError((dir / "tensors.pt").string(), "retrieval keys and their expression differ in length");
     for (size_t l = 0; l < b.stats.levels.size(); ++l) {
       b.stats.mean.push_back(t[2 + 2 * l]);
       b.stats.sd.push_back(t[3 + 2 * l]);
@@ -105,6 +114,11 @@ ModelBundle load_model_bundle(const fs::path& dir) {
   for (size_t m = 0; m < n_members; ++m)
     b.members.push_back(load_model_bundle(dir / ("member_" + std::to_string(m + 1))));
   return b;
+}
+
+void set_predict_config(ModelBundle& b, const PredictConfig& predict) {
+  b.config.predict = predict;
+  for (auto& m : b.members) set_predict_config(m, predict);
 }
 
 }  // namespace hiscmcl

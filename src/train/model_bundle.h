@@ -17,7 +17,7 @@
 
 #include "model/hiscmcl_model.h"
 #include "encoders/cnn.h"
-#include "model/run_config.h"
+#include "config/run_config.h"
 #include "train/feature_tensors.h"
 
 namespace hiscmcl {
@@ -40,6 +40,9 @@ struct ModelBundle {
   // the mean of every member's (this bundle is member 0).
   std::vector<ModelBundle> members;
 };
+
+// Prediction settings are the caller's, not fixed at training: this sets them on b and its members.
+void set_predict_config(ModelBundle& b, const PredictConfig& predict);
 
 void save_model_bundle(const std::filesystem::path& dir, ModelBundle& b);  // atomic folder
 ModelBundle load_model_bundle(const std::filesystem::path& dir);          // InputError if bad

@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include "train/epoch_loop.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,7 +17,7 @@ namespace hiscmcl {
 
 torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const torch::Tensor& idx,
                            const RunConfig& cfg) {
-  if (cfg.model.spot_context == "spatial") {
+  if (cfg.model.spot_context == SpotContext::spatial) {
     auto ctx = t.context.index_select(0, idx);  // [B, K]
     auto flat = ctx.flatten();
     auto expr = t.expression.index_select(0, flat).view({ctx.size(0), ctx.size(1), -1});
@@ -47,11 +49,11 @@ torch::Tensor spot_embeddings(HisCMCLModel& model, const FeatureTensors& t, cons
       parts.push_back(spot_forward(model, t, idx, cfg));
     }
   };
-  if (cfg.model.spot_context == "spatial") {
+  if (cfg.model.spot_context == SpotContext::spatial) {
     run_chunks(0, t.size(), 256);
-  } else if (cfg.predict.key_context == "averaged") {
+  } else if (cfg.predict.key_context == KeyContext::averaged) {
     // Each key averaged over random mixed chunks, as training batches are drawn: the batch
-    // context the spot branch was trained in, with its randomness averaged out (spec §8 #11).
+    // context the spot branch was trained in, with its randomness averaged out (METHOD.md §9.4).
     auto gen = at::detail::createCPUGenerator(cfg.train.seed + 104729);
     torch::Tensor sum;
     for (int r = 0; r < cfg.predict.key_rounds; ++r) {
@@ -66,7 +68,7 @@ torch::Tensor spot_embeddings(HisCMCLModel& model, const FeatureTensors& t, cons
       sum = r == 0 ? emb : sum + emb;
     }
     return sum / double(cfg.predict.key_rounds);
-  } else if (cfg.predict.key_context == "per_section") {
+  } else if (cfg.predict.key_context == KeyContext::per_section) {
     for (size_t s = 0; s + 1 < t.offsets.size(); ++s)
       run_chunks(t.offsets[s], t.offsets[s + 1], cfg.predict.key_chunk);
   } else {
@@ -84,28 +86,6 @@ torch::Tensor image_embeddings(HisCMCLModel& model, const FeatureTensors& t, con
     parts.push_back(model->image_embedding(t.image_inputs(idx, cfg.model.fusion)));
   }
   return torch::cat(parts, 0);
-}
-
-double micro_batch_step(torch::optim::Optimizer& opt, const torch::Tensor& loss, int64_t bi,
-                        int64_t batches, int accumulation) {
-  (loss / accumulation).backward();
-  // Step after every accumulation group and after the epoch's last micro-batch (spec §5).
-  if ((bi + 1) % accumulation == 0 || bi + 1 == batches) {
-    opt.step();
-    opt.zero_grad();
-  }
-  return loss.item<double>();
-}
-
-EpochLog end_epoch(int epoch, double loss_sum, int64_t spots,
-                   std::chrono::steady_clock::time_point start, double temperature, ProgressBar& bar) {
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EpochLog e{epoch, loss_sum / double(std::max<int64_t>(1, spots)), secs,
-             double(spots) / std::max(secs, 1e-9), temperature};
-  bar.set_suffix(fmt::format(e.spots_per_s >= 10 ? " loss {:.4g} {:.0f} spots/s" : " loss {:.4g} {:.2f} spots/s",
-                             e.loss, e.spots_per_s));
-  spdlog::debug("epoch {} loss {:.5f} ({:.2f}s)", epoch, e.loss, secs);
-  return e;
 }
 
 void init_bundle(ModelBundle& b, const std::vector<const PreparedSection*>& sections,
@@ -145,10 +125,10 @@ void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_di
 void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
                         const std::vector<const PreparedSection*>& sections) {
   const RunConfig& cfg = b.config;
-  const std::string& keys = cfg.predict.keys;
-  if (keys == "expression") {
+  const RetrievalKeys keys = cfg.predict.keys;
+  if (keys == RetrievalKeys::expression) {
     b.key_embeddings = spot_embeddings(b.model, t, cfg);
-  } else if (keys == "image") {
+  } else if (keys == RetrievalKeys::image) {
     b.key_embeddings = image_embeddings(b.model, t, cfg);
   } else {
     namespace F = torch::nn::functional;
@@ -157,7 +137,7 @@ void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
                        F::normalize(image_embeddings(b.model, t, cfg), rows);
   }
   b.key_offsets = t.offsets;
-  Normalization eval_norm = parse_normalization(cfg.data.eval_norm);
+  const Normalization eval_norm = cfg.data.eval_norm;
   if (to_string(eval_norm) == b.normalization) {
     b.key_expression = t.expression.clone();
   } else {
@@ -169,6 +149,7 @@ void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
 
 TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
                          const std::vector<SectionFeatures>& features, const RunConfig& cfg) {
+  validate(cfg, "run config");  // a config built in code is held to the same rules as a file
   if (cfg.train.ensemble > 1) {
     // Members differ only in their seed; member 0 holds the others and the averaged loss curve.
     RunConfig one = cfg;
@@ -204,28 +185,17 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
                          torch::optim::AdamOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));
   const int64_t n = t.size();
   const int64_t bs = std::min<int64_t>(cfg.train.batch_size, n);
-  int64_t batches = cfg.train.drop_last ? n / bs : (n + bs - 1) / bs;
-  ProgressBar bar("train", int64_t(cfg.train.epochs) * batches, "batch");
+  EpochLoopSpec loop{"train", cfg.train.epochs, cfg.train.accumulation, n, bs,
+                     cfg.train.drop_last ? n / bs : (n + bs - 1) / bs};
+  loop.begin_epoch = [&](int) { b.model->train(); };
+  loop.batch_loss = [&](const torch::Tensor& idx, int) {
+    auto img = b.model->image_embedding(t.image_inputs(idx, cfg.model.fusion));
+    auto spot = spot_forward(b.model, t, idx, cfg);
+    return b.model->training_loss(spot, img, t.expression.index_select(0, idx));
+  };
+  loop.temperature = [&] { return b.model->temperature(); };
   auto t_start = std::chrono::steady_clock::now();
-  for (int epoch = 1; epoch <= cfg.train.epochs; ++epoch) {
-    b.model->train();
-    auto e_start = std::chrono::steady_clock::now();
-    auto perm = torch::randperm(n, torch::kInt64);
-    double loss_sum = 0;
-    int64_t spots = 0;
-    opt.zero_grad();
-    for (int64_t bi = 0; bi < batches; ++bi) {
-      auto idx = perm.slice(0, bi * bs, std::min(n, (bi + 1) * bs));
-      auto img = b.model->image_embedding(t.image_inputs(idx, cfg.model.fusion));
-      auto spot = spot_forward(b.model, t, idx, cfg);
-      auto loss = b.model->training_loss(spot, img, t.expression.index_select(0, idx));
-      loss_sum += micro_batch_step(opt, loss, bi, batches, cfg.train.accumulation) * double(idx.size(0));
-      spots += idx.size(0);
-      bar.advance();
-    }
-    result.log.push_back(end_epoch(epoch, loss_sum, spots, e_start, b.model->temperature(), bar));
-  }
-  bar.finish();
+  result.log = run_epoch_loop(opt, loop);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
   // Retrieval keys: the training spots' expression embeddings and their expression on the

@@ -1,6 +1,6 @@
-// Frozen-feature training of HisCMCL (spec §5): encoder features come from the cache; the image
-// branch (fusion + head) and the spot branch (position tables, transformer, head) are trained with
-// the symmetric contrastive loss. Adam with coupled weight decay, shuffled batches, gradient
+// Frozen-feature training of HisCMCL (METHOD.md §7.3): encoder features come from the cache; the
+// image branch (fusion + head) and the spot branch (position tables, transformer, head) are trained
+// with the symmetric contrastive loss. Adam with coupled weight decay, shuffled batches, gradient
 // accumulation, fixed seeds. After training the training spots' expression embeddings (the
 // retrieval keys) are computed in the configured key context.
 #pragma once
@@ -40,13 +40,6 @@ void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_di
 // their expression on the evaluation scale.
 void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
                         const std::vector<const PreparedSection*>& sections);
-// Back-propagates loss / accumulation; steps (and zeroes) after every accumulation group and
-// after the epoch's last micro-batch bi = batches - 1. Returns the loss value.
-double micro_batch_step(torch::optim::Optimizer& opt, const torch::Tensor& loss, int64_t bi,
-                        int64_t batches, int accumulation);
-// The epoch's log line (mean loss per spot, spots/s) and the progress bar's suffix.
-EpochLog end_epoch(int epoch, double loss_sum, int64_t spots,
-                   std::chrono::steady_clock::time_point start, double temperature, ProgressBar& bar);
 // Spot-branch embeddings of the rows idx in the configured spot context (training forward).
 torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const torch::Tensor& idx,
                            const RunConfig& cfg);

@@ -35,12 +35,9 @@ const fs::path& synthetic_dir() {
   return p;
 }
 
-std::string config_with(const TempDir& tmp, const std::string& extra_train) {
-  std::string cfg = hiscmcl::read_text_file(fs::path(HISCMCL_SOURCE_DIR) / "configs" / "default.toml");
-  auto pos = cfg.find("[train]\n");
-  cfg.insert(pos + 8, extra_train);
+std::string config_with(const TempDir& tmp, const std::string& overrides) {
   fs::path p = tmp / "config.toml";
-  hiscmcl::write_text_file(p, cfg);
+  hiscmcl::write_text_file(p, default_config_with(overrides));
   return p.string();
 }
 

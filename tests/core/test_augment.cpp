@@ -1,4 +1,4 @@
-// Training augmentation (spec §2.9) with PIL's arithmetic: known pixels, exact geometry, draws.
+// Training augmentation (METHOD.md §4.5) with PIL's arithmetic: known pixels, exact geometry, draws.
 #include <gtest/gtest.h>
 
 #include <opencv2/core.hpp>

@@ -1,5 +1,6 @@
 // Every bad input the readers see stops with an InputError naming the file (small files written
-// here), except spot mismatches, which are counted and warned.
+// here); count rows without a spot-table row, and missing spots when allowed, are counted and
+// warned.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
@@ -7,6 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/error.h"
+#include "pipeline/prepare.h"
 #include "io/image_info.h"
 #include "io/manifest.h"
 #include "io/section_reader.h"
@@ -94,11 +96,13 @@ TEST(BadInputReaders, NaNCount) {
   EXPECT_TRUE(has(msg, "NaN count")) << msg;
 }
 
-TEST(BadInputReaders, SpotMismatchIsCountedNotFatal) {
+TEST(BadInputReaders, SpotMismatchIsCountedWhenMissingSpotsAreAllowed) {
   // 9x9 has no spot-table row; selected spot 2x1 has no count row.
   StFixture f("\tG1\n1x1\t1\n9x9\t2\n3x1\t5\n");
+  ReadOptions allow;
+  allow.allow_missing_spots = true;
   StLegacyJoinStats st;
-  Section s = read_st_legacy(f.ms, &st);
+  Section s = read_st_legacy(f.ms, &st, allow);
   EXPECT_EQ(s.n_spots(), 1);
   EXPECT_EQ(s.spot_ids[0], "1x1");
   EXPECT_EQ(st.count_rows, 3);
@@ -107,11 +111,14 @@ TEST(BadInputReaders, SpotMismatchIsCountedNotFatal) {
   EXPECT_EQ(st.spots_without_counts, 1);
   EXPECT_EQ(st.unselected, 1);
   EXPECT_EQ(st.joined, 1);
+  // The manifest's per-section key does the same.
+  f.ms.allow_missing_spots = true;
+  EXPECT_EQ(read_section(f.ms).spot_ids, s.spot_ids);
 }
 
 TEST(BadInputReaders, SpotCentreOutsideImage) {
   std::string spots = std::string(kSpots) + "4\t1\t4\t1\t120.0\t20.0\t1\n";
-  StFixture f("\tG1\n1x1\t1\n4x1\t2\n", spots);
+  StFixture f("\tG1\n1x1\t1\n2x1\t3\n4x1\t2\n", spots);
   std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("spots.tsv"))) << msg;
   EXPECT_TRUE(has(msg, "spot 4x1")) << msg;
@@ -120,6 +127,7 @@ TEST(BadInputReaders, SpotCentreOutsideImage) {
 
 TEST(BadInputReaders, EmptySectionAfterFiltering) {
   StFixture f("\tG1\n3x1\t1\n7x7\t2\n");  // 3x1 unselected, 7x7 unknown
+  f.ms.allow_missing_spots = true;            // else the missing 1x1 and 2x1 fail first
   std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv"))) << msg;
   EXPECT_TRUE(has(msg, "empty section")) << msg;
@@ -213,7 +221,7 @@ TEST(BadInputReaders, ManifestSelectUnknownSection) {
   std::ofstream(tmp / "m.toml") << "[[section]]\nid = \"X\"\nformat = \"h5ad\"\nfile = \"a\"\n"
                                    "[[section]]\nid = \"Y\"\nformat = \"h5ad\"\nfile = \"b\"\n";
   Manifest m = load_manifest(tmp / "m.toml");
-  std::string msg = test::input_error_of([&] { m.select("Q"); });
+  std::string msg = test::input_error_of([&] { m.select({"Q"}); });
   EXPECT_TRUE(has(msg, (tmp / "m.toml").string())) << msg;
   EXPECT_TRUE(has(msg, "'Q'")) << msg;
   EXPECT_TRUE(has(msg, "X, Y")) << msg;
@@ -224,4 +232,82 @@ TEST(BadInputReaders, ShortCountsRow) {
   std::string msg = test::input_error_of([&] { read_section(f.ms); });
   EXPECT_TRUE(has(msg, f.path("counts.tsv") + " (line 3)")) << msg;
   EXPECT_TRUE(has(msg, "row has 1 counts but the header has 2 genes")) << msg;
+}
+
+TEST(BadInputReaders, DuplicateSpotIdInCounts) {
+  StFixture f("\tG1\tG2\n1x1\t1\t0\n2x1\t0\t3\n\"1x1\"\t4\t4\n");
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
+  EXPECT_TRUE(has(msg, f.path("counts.tsv") + " (line 4)")) << msg;
+  EXPECT_TRUE(has(msg, "duplicate spot id '1x1' (first on line 2)")) << msg;
+}
+
+TEST(BadInputReaders, DuplicateGeneInCountsHeader) {
+  StFixture f("\tG1\tG2\tG1\n1x1\t1\t0\t2\n2x1\t0\t3\t4\n");
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
+  EXPECT_TRUE(has(msg, f.path("counts.tsv") + " (line 1)")) << msg;
+  EXPECT_TRUE(has(msg, "duplicate gene 'G1'")) << msg;
+  EXPECT_TRUE(has(msg, "columns 2 and 4")) << msg;
+}
+
+TEST(BadInputReaders, CountsFileCutAtALineEndFailsNamingBothFilesAndTheLostSpots) {
+  // Ten selected spots with counts; the counts file loses its second half at a line end.
+  std::string spots = "x\ty\tnew_x\tnew_y\tpixel_x\tpixel_y\tselected\n";
+  std::string counts = "\tG1\tG2\n";
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 10; ++i) {
+    spots += std::to_string(i) + "\t2\t" + std::to_string(i) + "\t2\t" + std::to_string(5 * i) +
+             "\t30\t1\n";
+    counts += std::to_string(i) + "x2\t" + std::to_string(i) + "\t1\n";
+    ids.push_back(std::to_string(i) + "x2");
+  }
+  size_t cut = 0;
+  for (int line = 0; line < 6; ++line) cut = counts.find('\n', cut) + 1;  // header + 5 rows
+  StFixture f(counts.substr(0, cut), spots);
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
+  EXPECT_TRUE(has(msg, f.path("counts.tsv"))) << msg;
+  EXPECT_TRUE(has(msg, f.path("spots.tsv"))) << msg;
+  EXPECT_TRUE(has(msg, "5 of 10 selected spots")) << msg;
+  for (size_t k = 5; k < 10; ++k) EXPECT_TRUE(has(msg, ids[k])) << ids[k] << ": " << msg;
+  EXPECT_FALSE(has(msg, ids[0] + ",")) << "spots that have counts are not listed: " << msg;
+
+  ReadOptions allow;
+  allow.allow_missing_spots = true;
+  StLegacyJoinStats st;
+  Section s = read_st_legacy(f.ms, &st, allow);
+  EXPECT_EQ(s.spot_ids, std::vector<std::string>(ids.begin(), ids.begin() + 5));
+  EXPECT_EQ(st.spots_without_counts, 5);
+}
+
+TEST(BadInputReaders, SpotTableRowShorterThanTheHeader) {
+  // The last row lost its trailing field: not a column the reader needs, but a damaged table.
+  const std::string spots =
+      "x\ty\tnew_x\tnew_y\tpixel_x\tpixel_y\tselected\tnote\n"
+      "1\t1\t1.01\t0.98\t10.5\t20.5\t1\tok\n"
+      "2\t1\t2.02\t1.01\t30.0\t20.0\t1\n";
+  StFixture f("\tG1\n1x1\t1\n2x1\t2\n", spots);
+  std::string msg = test::input_error_of([&] { read_section(f.ms); });
+  EXPECT_TRUE(has(msg, f.path("spots.tsv") + " (line 3)")) << msg;
+  EXPECT_TRUE(has(msg, "row has 7 fields but the header has 8")) << msg;
+}
+
+TEST(BadInputReaders, PrepareRefusesMissingSpotsUnlessAllowed) {
+  StFixture f("\tG1\tG2\n1x1\t3\t1\n");  // selected 2x1 has no counts row
+  std::ofstream(f.tmp / "m.toml") << "[[section]]\nid = \"S\"\nformat = \"st_legacy\"\n"
+                                     "counts = \"counts.tsv\"\nspots = \"spots.tsv\"\n"
+                                     "image = \"he.png\"\nspot_diameter_px = 10\n";
+  std::ofstream(f.tmp / "genes.txt") << "G1\nG2\n";
+  PrepareOptions o;
+  o.manifest = f.tmp / "m.toml";
+  o.out = f.tmp / "store";
+  o.panel.genes_file = f.tmp / "genes.txt";
+  o.progress = false;
+  std::string msg = test::input_error_of([&] { prepare_dataset(o); });
+  EXPECT_TRUE(has(msg, f.path("counts.tsv"))) << msg;
+  EXPECT_TRUE(has(msg, "2x1")) << msg;
+  EXPECT_FALSE(fs::exists(o.out)) << "no store on error";
+
+  o.allow_missing_spots = true;
+  PrepareSummary sum = prepare_dataset(o);
+  EXPECT_EQ(sum.n_spots.at("S"), 1);
+  EXPECT_TRUE(fs::exists(o.out / "S.h5ad"));
 }

@@ -1,4 +1,4 @@
-// Clustering scores (spec §7.3): PCA, deterministic k-means++, ARI and NMI with known values.
+// Clustering scores (METHOD.md §8.10): PCA, deterministic k-means++, ARI and NMI with known values.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -118,7 +118,7 @@ TEST(Clustering, ClusterAndScoreDropsUndetermined) {
   const char* names[] = {"tumour", "stroma", "immune"};
   std::vector<std::string> labels;
   for (int i = 0; i < 90; ++i) labels.push_back(i % 10 == 9 ? "undetermined" : names[truth[i]]);
-  labels[4] = "";  // a spot with no label row counts as undetermined (spec §8 #28)
+  labels[4] = "";  // a spot with no label row counts as undetermined (METHOD.md §9.25)
   ClusterScore s = cluster_and_score(x, labels);
   EXPECT_EQ(s.n_spots, 90 - 9 - 1);
   EXPECT_EQ(s.k, 3);

@@ -5,12 +5,16 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/error.h"
 #include "io/h5ad.h"
+#include "io/manifest.h"
+#include "io/section_reader.h"
 #include "test_util.h"
 
 using namespace hiscmcl;
@@ -195,4 +199,142 @@ TEST(H5ad, CorruptOrForeignFilesAreInputErrors) {
 
   msg = test::input_error_of([&] { read_h5ad_section(tmp / "missing.h5ad"); });
   EXPECT_NE(msg.find("not found"), std::string::npos) << msg;
+}
+
+namespace {
+
+bool has(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+
+std::string number_text(float v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+}  // namespace
+
+TEST(H5ad, DuplicateObsOrVarNamesAreErrors) {
+  test::TempDir tmp;
+  PreparedSection s = sample_section();
+  s.spot_ids[2] = s.spot_ids[0];
+  write_prepared_h5ad(tmp / "obs.h5ad", s);
+  for (auto read : {+[](const fs::path& p) { read_h5ad_section(p, {"counts", false}); },
+                    +[](const fs::path& p) { read_prepared_h5ad(p); }}) {
+    std::string msg = test::input_error_of([&] { read(tmp / "obs.h5ad"); });
+    EXPECT_TRUE(has(msg, (tmp / "obs.h5ad").string() + " (dataset /obs/_index)")) << msg;
+    EXPECT_TRUE(has(msg, "duplicate obs name '" + s.spot_ids[0] + "' (entries 0 and 2)")) << msg;
+  }
+  s = sample_section();
+  s.genes[3] = s.genes[1];
+  write_prepared_h5ad(tmp / "var.h5ad", s);
+  std::string msg = test::input_error_of([&] { read_h5ad_section(tmp / "var.h5ad", {"counts", false}); });
+  EXPECT_TRUE(has(msg, (tmp / "var.h5ad").string() + " (dataset /var/_index)")) << msg;
+  EXPECT_TRUE(has(msg, "duplicate var name '" + s.genes[1] + "'")) << msg;
+}
+
+TEST(H5ad, NormalisedXIsRefusedUnlessTheManifestSaysWhereTheCountsAre) {
+  test::TempDir tmp;
+  PreparedSection s = sample_section();  // X: normalised floats; layers/counts: integers
+  write_prepared_h5ad(tmp / "n.h5ad", s);
+  std::string msg = test::input_error_of([&] { read_h5ad_section(tmp / "n.h5ad"); });
+  EXPECT_TRUE(has(msg, (tmp / "n.h5ad").string())) << msg;
+  // The first non-integer value in row-major order, with its spot and gene.
+  size_t k = 0;
+  while (s.expression.data[k] == std::floor(s.expression.data[k])) ++k;
+  EXPECT_TRUE(has(msg, "X is not raw counts (found value " + number_text(s.expression.data[k]) +
+                           " at spot '" + s.spot_ids[k / 4] + "', gene '" + s.genes[k % 4] + "')"))
+      << msg;
+  EXPECT_TRUE(has(msg, "set counts_layer = \"NAME\" in the manifest to read layers/NAME")) << msg;
+  EXPECT_TRUE(has(msg, "layers here: counts")) << msg;
+  EXPECT_TRUE(has(msg, "assume_normalised = true")) << msg;
+
+  Section c = read_h5ad_section(tmp / "n.h5ad", {"counts", false});
+  EXPECT_EQ(c.counts.dense().data, s.counts.data);
+  Section x = read_h5ad_section(tmp / "n.h5ad", {"", true});
+  EXPECT_EQ(x.counts.dense().data, s.expression.data);
+
+  msg = test::input_error_of([&] { read_h5ad_section(tmp / "n.h5ad", {"raw", false}); });
+  EXPECT_TRUE(has(msg, "counts_layer = \"raw\" but there is no layers/raw (layers here: counts)")) << msg;
+
+  // A layer that is not counts either is refused, naming the layer.
+  s.counts.data[5] = 2.5f;
+  write_prepared_h5ad(tmp / "l.h5ad", s);
+  msg = test::input_error_of([&] { read_h5ad_section(tmp / "l.h5ad", {"counts", false}); });
+  EXPECT_TRUE(has(msg, "layers/counts is not raw counts (found value 2.5 at spot '" +
+                           s.spot_ids[1] + "', gene '" + s.genes[1] + "')"))
+      << msg;
+
+  // assume_normalised takes X as it is, but not negative (scaled) values.
+  s = sample_section();
+  s.expression.data[6] = -0.25f;
+  write_prepared_h5ad(tmp / "neg.h5ad", s);
+  msg = test::input_error_of([&] { read_h5ad_section(tmp / "neg.h5ad", {"", true}); });
+  EXPECT_TRUE(has(msg, "found -0.25 at spot '" + s.spot_ids[1] + "', gene '" + s.genes[2] + "'")) << msg;
+}
+
+TEST(H5ad, ManifestCountsLayerReachesTheReader) {
+  test::TempDir tmp;
+  PreparedSection s = sample_section();
+  write_prepared_h5ad(tmp / "n.h5ad", s);
+  std::ofstream(tmp / "m.toml") << "[[section]]\nid = \"A\"\nformat = \"h5ad\"\nfile = \"n.h5ad\"\n"
+                                   "counts_layer = \"counts\"\n"
+                                   "[[section]]\nid = \"B\"\nformat = \"h5ad\"\nfile = \"n.h5ad\"\n"
+                                   "assume_normalised = true\n"
+                                   "[[section]]\nid = \"C\"\nformat = \"h5ad\"\nfile = \"n.h5ad\"\n";
+  Manifest m = load_manifest(tmp / "m.toml");
+  EXPECT_EQ(read_section(m.section("A")).counts.dense().data, s.counts.data);
+  EXPECT_EQ(read_section(m.section("B")).counts.dense().data, s.expression.data);
+  std::string msg = test::input_error_of([&] { read_section(m.section("C")); });
+  EXPECT_TRUE(has(msg, "X is not raw counts")) << msg;
+}
+
+TEST(H5ad, SparseNormalisedXFromAnndataIsRefused) {
+  const std::string py = test::python_with("anndata");
+  if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 with anndata is not available";
+  test::TempDir tmp;
+  std::ofstream(tmp / "make.py")
+      << "import sys, numpy as np, pandas as pd, scipy.sparse as sp, anndata\n"
+         "counts = np.array([[1, 0, 2], [0, 0, 3]], dtype=np.float32)\n"
+         "X = sp.csr_matrix(np.log1p(counts))\n"
+         "a = anndata.AnnData(X=X, obs=pd.DataFrame(index=['s1', 's2']),\n"
+         "                    var=pd.DataFrame(index=['G1', 'G2', 'G3']))\n"
+         "a.layers['counts'] = sp.csr_matrix(counts)\n"
+         "a.obsm['spatial'] = np.array([[10.5, 20.0], [30.0, 40.0]])\n"
+         "a.write_h5ad(sys.argv[1])\n";
+  auto res = test::run_command(py + " " + (tmp / "make.py").string() + " " + (tmp / "a.h5ad").string());
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  std::string msg = test::input_error_of([&] { read_h5ad_section(tmp / "a.h5ad"); });
+  EXPECT_TRUE(has(msg, "X is not raw counts (found value " + number_text(std::log1p(1.f)) +
+                           " at spot 's1', gene 'G1')"))
+      << msg;
+  Section s = read_h5ad_section(tmp / "a.h5ad", {"counts", false});
+  EXPECT_EQ(s.counts.dense().data, (std::vector<float>{1, 0, 2, 0, 0, 3}));
+}
+
+TEST(H5ad, WrongTypesAndShapesNameTheDataset) {
+  test::TempDir tmp;
+  PreparedSection s = sample_section();
+  write_prepared_h5ad(tmp / "a.h5ad", s);
+  // Replace obs/_index by numbers and X by a 1-D array.
+  hid_t f = H5Fopen((tmp / "a.h5ad").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Ldelete(f, "obs/_index", H5P_DEFAULT);
+  hsize_t n = 3;
+  hid_t sp = H5Screate_simple(1, &n, nullptr);
+  hid_t d = H5Dcreate2(f, "obs/_index", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(d);
+  H5Fclose(f);
+  std::string msg = test::input_error_of([&] { read_prepared_h5ad(tmp / "a.h5ad"); });
+  EXPECT_TRUE(has(msg, "(dataset /obs/_index): expected strings, found integers")) << msg;
+
+  write_prepared_h5ad(tmp / "b.h5ad", s);
+  f = H5Fopen((tmp / "b.h5ad").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Ldelete(f, "X", H5P_DEFAULT);
+  n = 12;
+  H5Sset_extent_simple(sp, 1, &n, nullptr);
+  d = H5Dcreate2(f, "X", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(d);
+  H5Sclose(sp);
+  H5Fclose(f);
+  msg = test::input_error_of([&] { read_prepared_h5ad(tmp / "b.h5ad"); });
+  EXPECT_TRUE(has(msg, "(dataset /X): expected a 2-D array of shape 3x4, found shape 12")) << msg;
 }

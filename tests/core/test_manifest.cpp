@@ -70,16 +70,16 @@ TEST(Manifest, StutilityAndVisiumConfigsLoad) {
 
 TEST(Manifest, SelectKeepsManifestOrder) {
   Manifest m = load_manifest(config("her2st.toml"));
-  auto s = m.select("C4, C2");
+  auto s = m.select({"C4", "C2"});
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s[0].id, "C2");
   EXPECT_EQ(s[1].id, "C4");
-  EXPECT_EQ(m.select("").size(), 7u);
+  EXPECT_EQ(m.select({}).size(), 7u);
 }
 
 TEST(Manifest, SelectUnknownSectionNamesItAndListsValidIds) {
   Manifest m = load_manifest(config("her2st.toml"));
-  expect_input_error([&] { m.select("C2,Z9"); }, {"her2st.toml", "Z9", "C2, C3, C4, C5, C6, A1, A2"});
+  expect_input_error([&] { m.select({"C2", "Z9"}); }, {"her2st.toml", "Z9", "C2, C3, C4, C5, C6, A1, A2"});
 }
 
 TEST(Manifest, UnknownFormatNamesManifestAndSection) {
@@ -105,4 +105,40 @@ TEST(Manifest, MissingRequiredKeyAndDuplicateId) {
   write(tmp / "e.toml", "[[section]\nid = \"S1\"\n");
   expect_input_error([&] { load_manifest(tmp / "e.toml"); }, {"e.toml", "invalid TOML", "line 1"});
   expect_input_error([&] { load_manifest(tmp / "missing.toml"); }, {"missing.toml", "not found"});
+}
+
+TEST(Manifest, CountsSourceAndMissingSpotKeys) {
+  test::TempDir tmp;
+  write(tmp / "m.toml",
+        "[[section]]\nid = \"A\"\nformat = \"h5ad\"\nfile = \"a.h5ad\"\ncounts_layer = \"counts\"\n"
+        "[[section]]\nid = \"B\"\nformat = \"h5ad\"\nfile = \"b.h5ad\"\nassume_normalised = true\n"
+        "[[section]]\nid = \"C\"\nformat = \"st_legacy\"\ncounts = \"c.tsv\"\nspots = \"s.tsv\"\n"
+        "image = \"i.png\"\nallow_missing_spots = true\nsome_future_key = 3\n"
+        "[[section]]\nid = \"D\"\nformat = \"h5ad\"\nfile = \"d.h5ad\"\n");
+  Manifest m = load_manifest(tmp / "m.toml");  // the unknown key is warned, not fatal
+  EXPECT_EQ(m.section("A").counts_layer, "counts");
+  EXPECT_FALSE(m.section("A").assume_normalised);
+  EXPECT_TRUE(m.section("B").assume_normalised);
+  EXPECT_TRUE(m.section("B").counts_layer.empty());
+  EXPECT_TRUE(m.section("C").allow_missing_spots);
+  EXPECT_FALSE(m.section("D").allow_missing_spots);
+  EXPECT_FALSE(m.section("D").assume_normalised);
+  EXPECT_TRUE(m.section("D").counts_layer.empty());
+}
+
+TEST(Manifest, CountsSourceKeysAreValidated) {
+  test::TempDir tmp;
+  const std::string head = "[[section]]\nid = \"S1\"\nformat = \"h5ad\"\nfile = \"x\"\n";
+  write(tmp / "a.toml", head + "assume_normalised = \"yes\"\n");
+  expect_input_error([&] { load_manifest(tmp / "a.toml"); },
+                     {"a.toml", "section S1", "line 5", "'assume_normalised' must be true or false"});
+  write(tmp / "b.toml", head + "counts_layer = 3\n");
+  expect_input_error([&] { load_manifest(tmp / "b.toml"); }, {"b.toml", "line 5", "'counts_layer'"});
+  write(tmp / "c.toml", head + "counts_layer = \"\"\n");
+  expect_input_error([&] { load_manifest(tmp / "c.toml"); }, {"c.toml", "'counts_layer'"});
+  write(tmp / "d.toml", head + "counts_layer = \"counts\"\nassume_normalised = true\n");
+  expect_input_error([&] { load_manifest(tmp / "d.toml"); },
+                     {"d.toml", "section S1", "not both"});
+  write(tmp / "e.toml", head + "allow_missing_spots = 1\n");
+  expect_input_error([&] { load_manifest(tmp / "e.toml"); }, {"e.toml", "'allow_missing_spots'"});
 }

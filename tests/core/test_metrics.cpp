@@ -1,4 +1,4 @@
-// Evaluation metrics (spec §7.1, §10.6) on hand-made matrices with hand-computed answers.
+// Evaluation metrics (METHOD.md §8.8) on hand-made matrices with hand-computed answers.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,7 +28,7 @@ TEST(Metrics, PearsonKnownValues) {
   EXPECT_NEAR(pearson(c, d, 4), -1.0 / 3.0, 1e-12);  // deviations [3,-1,-1,-1]·[-1,-1,-1,3] = -4 / 12
 }
 
-TEST(Metrics, PearsonOfConstantVectorIsNaN) {  // spec §10.6
+TEST(Metrics, PearsonOfConstantVectorIsNaN) {  // METHOD.md §8.8
   float a[] = {0.1f, 0.1f, 0.1f}, b[] = {1, 2, 3};
   EXPECT_TRUE(std::isnan(pearson(a, b, 3)));
   EXPECT_TRUE(std::isnan(pearson(b, a, 3)));
@@ -68,7 +68,7 @@ TEST(Metrics, EvaluateSectionHandComputed) {
   EXPECT_NEAR(m.truth_var[2], 3.0, 1e-12);
   EXPECT_NEAR(m.p_value[2], 2.0 / 3.0, 1e-10);
   EXPECT_NEAR(m.acg, (1.0 - 1.0 / 3.0) / 2, 1e-12);  // ACG skips the NaN gene
-  // HEG top 2 by mean = g1 (5), g0 (2.5): NaN is not dropped (spec §8 #18) ...
+  // HEG top 2 by mean = g1 (5), g0 (2.5): NaN is not dropped (METHOD.md §9.15) ...
   EXPECT_TRUE(std::isnan(m.heg));
   EXPECT_NEAR(m.heg_nan_dropped, 1.0, 1e-12);  // ... unless asked
   // HVG top 2 by variance = g2 (3), g0 (1.25).

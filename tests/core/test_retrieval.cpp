@@ -1,4 +1,4 @@
-// Retrieval weights and prediction (spec §6.2, §10.3) with hand-computed answers.
+// Retrieval weights and prediction (METHOD.md §8.3) with hand-computed answers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,11 +7,11 @@
 #include <random>
 
 #include "common/thread_pool.h"
-#include "eval/retrieval.h"
+#include "predict/retrieval.h"
 
 using namespace hiscmcl;
 
-TEST(Retrieval, WeightsSpecExample) {  // spec §10.3
+TEST(Retrieval, WeightsSpecExample) {  // METHOD.md §8.3
   auto w = retrieval_weights({1, 2, 4});
   ASSERT_EQ(w.size(), 3u);
   EXPECT_NEAR(w[0], 0.761905, 1e-6);

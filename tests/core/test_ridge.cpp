@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "eval/ridge.h"
+#include "predict/ridge.h"
 
 using namespace hiscmcl;
 

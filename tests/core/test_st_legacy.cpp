@@ -23,6 +23,14 @@ Manifest her2st() {
                        test::shared_data() / "her2st");
 }
 
+// her2st's spot files list a few selected spots that have no count row (PROVENANCE.md: spot-file
+// rows vs spots in both), so reading them needs allow_missing_spots.
+ReadOptions allow_missing_spots() {
+  ReadOptions o;
+  o.allow_missing_spots = true;
+  return o;
+}
+
 int64_t gene_index(const Section& s, const std::string& g) {
   for (size_t j = 0; j < s.genes.size(); ++j)
     if (s.genes[j] == g) return int64_t(j);
@@ -101,22 +109,44 @@ TEST(StLegacyHer2st, C2SpotsGenesAndAKnownCount) {
 TEST(StLegacyHer2st, SpotCountsOfEverySection) {
   HISCMCL_REQUIRE_DATA("her2st");
   Manifest m = her2st();
-  const std::map<std::string, int64_t> expected = {{"C3", 180}, {"C4", 184}, {"C5", 181},
-                                                   {"C6", 178}, {"A1", 346}, {"A2", 325}};
+  // PROVENANCE.md: spots in both, and spot-file rows (all selected).
+  const std::map<std::string, std::pair<int64_t, int64_t>> expected = {
+      {"C3", {180, 182}}, {"C4", {184, 187}}, {"C5", {181, 183}},
+      {"C6", {178, 179}}, {"A1", {346, 348}}, {"A2", {325, 325}}};
   for (const auto& [id, n] : expected) {
     StLegacyJoinStats st;
-    Section s = read_st_legacy(m.section(id), &st);
-    EXPECT_EQ(s.n_spots(), n) << id;
+    Section s = read_st_legacy(m.section(id), &st, allow_missing_spots());
+    EXPECT_EQ(s.n_spots(), n.first) << id;
     EXPECT_EQ(st.counts_without_spot, 0) << id;  // every count row is in the spot file
-    EXPECT_EQ(st.joined, n) << id;
+    EXPECT_EQ(st.joined, n.first) << id;
+    EXPECT_EQ(st.table_rows, n.second) << id;
+    EXPECT_EQ(st.spots_without_counts, n.second - n.first) << id;
   }
+}
+
+TEST(StLegacyHer2st, SelectedSpotsWithoutCountsFailUnlessAllowed) {
+  HISCMCL_REQUIRE_DATA("her2st");
+  Manifest m = her2st();
+  ManifestSection c3 = m.section("C3");
+  EXPECT_TRUE(c3.allow_missing_spots);  // configs/her2st.toml says so for C3
+  EXPECT_EQ(read_section(c3).n_spots(), 180);
+  c3.allow_missing_spots = false;
+  std::string msg = test::input_error_of([&] { read_section(c3); });
+  // awk over C3_selection.tsv and C3.tsv.gz: 13x9 and 17x14 are selected but have no count row.
+  EXPECT_NE(msg.find(c3.files.at("counts").string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find(c3.files.at("spots").string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("2 of 182 selected spots"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("13x9"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("17x14"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("allow_missing_spots"), std::string::npos) << msg;
+  EXPECT_EQ(read_section(m.section("C2")).n_spots(), 187);  // none missing: no option needed
 }
 
 TEST(StLegacyHer2st, A1A2CentresInsideTheirImagesAndA1Labels) {
   HISCMCL_REQUIRE_DATA("her2st");
   Manifest m = her2st();
   for (const char* id : {"A1", "A2"}) {
-    Section s = read_section(m.section(id));
+    Section s = read_section(m.section(id), allow_missing_spots());
     EXPECT_EQ(s.image.width, 2000) << id;
     double min_y = 1e9;
     for (const auto& p : s.pixel_xy) {
@@ -129,7 +159,7 @@ TEST(StLegacyHer2st, A1A2CentresInsideTheirImagesAndA1Labels) {
     // PROVENANCE: mapped centres have y >= 668 px (clear of the inset in the top-right corner).
     EXPECT_GE(min_y, 668 - 3) << id;
   }
-  Section a1 = read_section(m.section("A1"));
+  Section a1 = read_section(m.section("A1"), allow_missing_spots());
   EXPECT_EQ(a1.image.height, 2138);
   ASSERT_EQ(a1.labels.size(), 346u);
   std::map<std::string, int> n;

@@ -1,16 +1,21 @@
 // A model small enough for unit tests to train in seconds (the widths, heads and neighbour
 // counts only; training settings stay the caller's).
 #pragma once
+#include <stdexcept>
 #include <string>
 
-#include "model/run_config.h"
+#include "config/run_config.h"
 
 namespace hiscmcl::test {
 
 inline RunConfig small_model_config(const std::string& fusion, const std::string& context) {
   RunConfig c;
-  c.model.fusion = fusion;
-  c.model.spot_context = context;
+  if (!parse_choice(fusion, c.model.fusion) || !parse_choice(context, c.model.spot_context))
+    throw std::invalid_argument("small_model_config: bad fusion or context");
+  // The settings these tests were written for: one model, the paper's keys, no centring.
+  c.train.ensemble = 1;
+  c.predict.keys = RetrievalKeys::expression;
+  c.predict.centre_sections = false;
   c.model.d_model = 32;
   c.model.fusion_heads = 4;
   c.model.proj_dim = 16;

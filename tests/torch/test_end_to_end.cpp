@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "data/patches.h"
-#include "data/prepare.h"
+#include "pipeline/prepare.h"
 #include "encoders/cnn.h"
 #include "encoders/section_features.h"
 #include "io/dataset_store.h"
@@ -45,7 +45,7 @@ std::vector<PreparedSection> tiny_store(const TempDir& dir) {
 RunConfig e2e_config(const std::string& fusion) {
   RunConfig c = test::small_model_config(fusion, "batch");
   c.encoder.name = "resnet18";
-  c.train.mode = "end_to_end";
+  c.train.mode = TrainMode::end_to_end;
   c.train.epochs = 1;
   c.train.batch_size = 16;
   c.train.accumulation = 1;
@@ -172,14 +172,14 @@ TEST(UpsampledScales, LevelsParseAndUpsampledFeaturesAreTheSpotCropResized) {
 TEST(RunConfigs, ShippedConfigsLoadAndSayWhatTheyAre) {
   auto path = [](const char* n) { return std::filesystem::path(HISCMCL_SOURCE_DIR) / "configs" / n; };
   RunConfig d = load_run_config(path("default.toml"));
-  EXPECT_EQ(d.train.mode, "frozen");
+  EXPECT_EQ(d.train.mode, TrainMode::frozen);
   EXPECT_EQ(d.encoder.name, "histo");
-  EXPECT_EQ(d.model.fusion, "hierarchical");
-  EXPECT_EQ(d.predict.weighting, "inverse_square");
-  EXPECT_EQ(d.predict.keys, "image");
+  EXPECT_EQ(d.model.fusion, Fusion::hierarchical);
+  EXPECT_EQ(d.predict.weighting, Weighting::inverse_square);
+  EXPECT_EQ(d.predict.keys, RetrievalKeys::image);
 
-  RunConfig r = load_run_config(path("reference.toml"));  // spec §9
-  EXPECT_EQ(r.train.mode, "end_to_end");
+  RunConfig r = load_run_config(path("reference.toml"));  // METHOD.md §1.3
+  EXPECT_EQ(r.train.mode, TrainMode::end_to_end);
   EXPECT_TRUE(r.train.augment);
   EXPECT_EQ(r.encoder.name, "densenet121");
   EXPECT_EQ(r.encoder.compat_crop_px, 224);
@@ -191,12 +191,12 @@ TEST(RunConfigs, ShippedConfigsLoadAndSayWhatTheyAre) {
   EXPECT_EQ(r.model.spot_heads, 16);
   EXPECT_EQ(r.model.spot_head_dim, 128);
   EXPECT_EQ(r.predict.key_chunk, 32);
-  EXPECT_EQ(r.data.eval_norm, "per_gene_compat");
-  EXPECT_EQ(r.predict.keys, "expression");  // the paper's retrieval
+  EXPECT_EQ(r.data.eval_norm, Normalization::per_gene_compat);
+  EXPECT_EQ(r.predict.keys, RetrievalKeys::expression);  // the paper's retrieval
   EXPECT_FALSE(r.predict.centre_sections);
 
   RunConfig f = load_run_config(path("reference_frozen.toml"));
-  EXPECT_EQ(f.train.mode, "frozen");
+  EXPECT_EQ(f.train.mode, TrainMode::frozen);
   EXPECT_EQ(multiscale_levels(f.encoder), (std::vector<std::string>{"spot", "neighbourhood"}));
 
   // A bad list is refused naming the file and the key.

@@ -1,4 +1,4 @@
-// HisCMCL model: the spec §10 checks (loss example, batch-attention permutation property,
+// HisCMCL model: the checks of METHOD.md §6–7 (loss example, batch-attention permutation property,
 // multi-scale S = 1 reduction), batch independence of the spatial spot context, a bit-exact
 // save/load round trip, and training that lowers the loss.
 #include <gtest/gtest.h>
@@ -89,7 +89,7 @@ TEST(SpotBranch, BatchContextIsPermutationEquivariantAndBatchDependent) {
   auto perm = torch::tensor({3, 0, 5, 1, 4, 2}, torch::kInt64);
   auto out_p = branch->forward(expr.index_select(1, perm), xy.index_select(1, perm));
   EXPECT_TRUE(torch::allclose(out_p, out.index_select(1, perm), 1e-5, 1e-6));
-  // Changing one spot's expression changes the other spots' embeddings (spec §8 #11).
+  // Changing one spot's expression changes the other spots' embeddings (METHOD.md §9.4).
   auto expr2 = expr.clone();
   expr2[0][5] = torch::rand({12}) * 3;  // not a constant shift, which LayerNorm would remove
   auto out2 = branch->forward(expr2, xy);
@@ -215,7 +215,7 @@ TEST(Training, RegressionHeadLearnsTheExpressionOfHeldOutSpots) {
   RunConfig c = small_config("spot", "batch");
   c.model.regression_head = true;
   c.loss.regression_weight = 1.0;
-  c.predict.predictor = "regression";
+  c.predict.predictor = Predictor::regression;
   c.train.epochs = 80;
   c.train.batch_size = 32;
   c.train.accumulation = 1;
@@ -258,18 +258,18 @@ TEST(SpotBranch, AveragedKeysMatchOneWholeChunkAndAverageSmallOnes) {
   // One chunk holding every spot: the batch attention is permutation-equivariant, so any
   // shuffling, averaged or not, gives the compat keys.
   c.predict.key_chunk = 64;
-  c.predict.key_context = "compat";
+  c.predict.key_context = KeyContext::compat;
   auto whole = spot_embeddings(model, ft, c);
-  c.predict.key_context = "averaged";
+  c.predict.key_context = KeyContext::averaged;
   c.predict.key_rounds = 3;
   auto averaged_whole = spot_embeddings(model, ft, c);
   EXPECT_LT((whole - averaged_whole).abs().max().item<double>(), 1e-5);
   // Chunks of 8: the keys depend on the chunk; the average of 16 random chunkings lies nearer
   // the whole-set keys than one section-ordered chunking does, and repeats exactly.
   c.predict.key_chunk = 8;
-  c.predict.key_context = "compat";
+  c.predict.key_context = KeyContext::compat;
   auto ordered = spot_embeddings(model, ft, c);
-  c.predict.key_context = "averaged";
+  c.predict.key_context = KeyContext::averaged;
   c.predict.key_rounds = 16;
   auto avg = spot_embeddings(model, ft, c);
   EXPECT_TRUE(torch::equal(avg, spot_embeddings(model, ft, c)));
@@ -321,19 +321,19 @@ TEST(Training, RetrievalKeysAreTheChosenEmbeddings) {
   RunConfig c = small_config("hierarchical", "batch");
   c.train.epochs = 2;
   c.train.batch_size = 16;
-  c.predict.key_context = "compat";
+  c.predict.key_context = KeyContext::compat;
   TrainResult expr = train_frozen(ptrs(t), t.features, c);
   FeatureTensors ft = build_feature_tensors(ptrs(t), t.features, expr.bundle.stats, c, true);
   auto spot = spot_embeddings(expr.bundle.model, ft, c);
   auto image = image_embeddings(expr.bundle.model, ft, c);
   EXPECT_TRUE(torch::allclose(expr.bundle.key_embeddings, spot, 1e-5, 1e-6));
 
-  c.predict.keys = "image";
+  c.predict.keys = RetrievalKeys::image;
   TrainResult img = train_frozen(ptrs(t), t.features, c);
   EXPECT_TRUE(torch::allclose(img.bundle.key_embeddings, image, 1e-5, 1e-6));
   EXPECT_FALSE(torch::allclose(img.bundle.key_embeddings, spot, 1e-3, 1e-3));
 
-  c.predict.keys = "both";
+  c.predict.keys = RetrievalKeys::both;
   TrainResult both = train_frozen(ptrs(t), t.features, c);
   auto unit = [](const torch::Tensor& e) { return e / e.norm(2, 1, true); };
   EXPECT_TRUE(torch::allclose(both.bundle.key_embeddings, unit(spot) + unit(image), 1e-5, 1e-6));
@@ -341,7 +341,7 @@ TEST(Training, RetrievalKeysAreTheChosenEmbeddings) {
   // The choice is saved with the model, and a misspelt one is refused naming the key.
   test::TempDir dir;
   save_model_bundle(dir.path, both.bundle);
-  EXPECT_EQ(load_model_bundle(dir.path).config.predict.keys, "both");
+  EXPECT_EQ(load_model_bundle(dir.path).config.predict.keys, RetrievalKeys::both);
   nlohmann::json j = to_json(c);
   j["predict"]["keys"] = "images";
   std::string msg = test::input_error_of([&] { run_config_from_json(j); });

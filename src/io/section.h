@@ -1,0 +1,56 @@
+// One tissue section in memory, whatever format it came from: counts (spots x genes), spot ids,
+// array and image-pixel coordinates, optional region labels, and the image with its geometry.
+#pragma once
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/matrix.h"
+
+namespace hiscmcl {
+
+struct ImageGeometry {
+  std::string image_path;        // JPEG/PNG/TIFF or a whole-slide file (OpenSlide)
+  double spot_diameter_px = 0;   // spot diameter in image pixels (drives crop sizes)
+  double um_per_px = 0;          // 0 when unknown
+  // Affine from the coordinates stored in the spot table to image pixels:
+  // x_img = a[0]*x + a[1]*y + a[2];  y_img = a[3]*x + a[4]*y + a[5]. Already applied to
+  // Section::pixel_xy; kept for the record.
+  std::array<double, 6> affine{1, 0, 0, 0, 1, 0};
+  int width = 0, height = 0;     // image size in pixels (0 until known)
+};
+
+struct Section {
+  std::string id;
+  std::string patient;
+  std::vector<std::string> genes;     // column names of counts
+  std::vector<std::string> spot_ids;  // row names ("XxY" for legacy ST, barcodes for Visium)
+  SparseCounts counts;                // raw counts, spots x genes
+  std::vector<std::array<double, 2>> array_xy;  // array coordinates (x = column, y = row)
+  std::vector<std::array<double, 2>> pixel_xy;  // spot centres in image pixels (x, y)
+  std::vector<std::string> labels;    // region labels, empty when the section has none
+  ImageGeometry image;
+
+  int64_t n_spots() const { return int64_t(spot_ids.size()); }
+  int64_t n_genes() const { return int64_t(genes.size()); }
+};
+
+// A section after `prepare`: panel expression, normalised, as stored in DATA/<id>.h5ad.
+struct PreparedSection {
+  std::string id;
+  std::string patient;
+  std::vector<std::string> genes;
+  std::vector<std::string> spot_ids;
+  Matrix expression;  // spots x panel genes, normalised (the training input)
+  Matrix counts;      // spots x panel genes, raw counts of the panel
+  std::vector<std::array<double, 2>> array_xy;
+  std::vector<std::array<double, 2>> pixel_xy;
+  std::vector<std::string> labels;
+  ImageGeometry image;
+  std::string normalization;  // "per_spot" | "per_gene_compat" | "per_spot_ln"
+
+  int64_t n_spots() const { return int64_t(spot_ids.size()); }
+};
+
+}  // namespace hiscmcl

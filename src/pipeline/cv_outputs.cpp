@@ -1,0 +1,165 @@
+#include "pipeline/cv_outputs.h"
+
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "common/atomic_output.h"
+#include "common/crash_point.h"
+#include "common/log.h"
+#include "common/stage_key.h"
+#include "eval/metrics.h"
+#include "eval/report.h"
+#include "pipeline/json_numbers.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace hiscmcl {
+namespace {
+
+const std::vector<std::string> kMetricKeys = {"acg", "heg", "hvg", "mse", "mae", "ari", "nmi"};
+
+using Samples = std::map<std::string, std::vector<double>>;
+
+SectionMetricsRow metrics_row(const std::string& id, const json& m, Samples& acc) {
+  SectionMetricsRow out{id};
+  out.acg = number_or_nan(m["acg"]);
+  out.heg = number_or_nan(m["heg"]);
+  out.hvg = number_or_nan(m["hvg"]);
+  out.mse = number_or_nan(m["mse"]);
+  out.mae = number_or_nan(m["mae"]);
+  out.n_spots = m["n_spots"];
+  if (m.contains("ari")) {
+    out.ari = number_or_nan(m["ari"]);
+    out.nmi = number_or_nan(m["nmi"]);
+  }
+  for (auto& k : kMetricKeys)
+    if (m.contains(k)) acc[k].push_back(number_or_nan(m[k]));
+  return out;
+}
+
+void put_mean_sd(json& at, const Samples& acc) {
+  for (auto& [k, v] : acc) {
+    MeanSd ms = mean_sd(v);
+    at["mean"][k] = json_number(ms.mean);
+    at["sd"][k] = json_number(ms.sd);
+  }
+}
+
+json run_inputs(const CvContext& ctx, const std::vector<FoldOutcome>& folds, const CvReportInfo& info) {
+  json keys = json::array();
+  for (auto& f : folds) keys.push_back(f.key);
+  return {{"folds", keys}, {"title", info.title}, {"dataset", info.dataset}, {"split", choice_name(info.split)},
+          {"config", to_json(ctx.cfg)}};
+}
+
+}  // namespace
+
+json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& folds, const CvReportInfo& info) {
+  const std::string run_key = stage_key(run_inputs(ctx, folds, info));
+  const fs::path metrics_file = ctx.out / "metrics.json";
+  if (fs::exists(metrics_file) && fs::exists(ctx.out / "per_gene.csv") && fs::exists(ctx.out / "report.html")) {
+    try {
+      json kept = json::parse(read_text_file(metrics_file));
+      if (kept.value("run_key", "") == run_key) {
+        spdlog::info("cv: every fold and the report are up to date; nothing rewritten");
+        return kept;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  const auto& genes = ctx.sections.front().genes;
+  json results = json::object();  // by held-out section
+  json fold_keys = json::object();
+  std::vector<LossCurve> curves;
+  for (auto& f : folds) {
+    for (auto it = f.result["sections"].begin(); it != f.result["sections"].end(); ++it) results[it.key()] = *it;
+    fold_keys[f.name] = {{"key", f.key}, {"model_key", f.model_key}};
+    LossCurve c{"fold " + f.name, {}};
+    for (auto& p : f.result["loss"]) c.points.emplace_back(p[0].get<double>(), number_or_nan(p[1]));
+    curves.push_back(c);
+  }
+
+  json metrics = {{"split", choice_name(info.split)}, {"n_genes", genes.size()}, {"config", to_json(ctx.cfg)},
+                  {"sections", json::object()}, {"folds", fold_keys}, {"run_key", run_key}};
+  metrics["baseline"]["ridge"]["sections"] = json::object();
+  Samples mv, rv;
+  ReportInput report;
+  MethodResult method{"HisCMCL (retrieval)", {}}, baseline{"ridge baseline", {}};
+  std::vector<SectionMetrics> per_section;
+  std::ostringstream csv;
+  csv << "section,gene,symbol,pcc,p_value,mean,variance,ridge_pcc\n";
+  csv.precision(6);
+  for (auto& s : ctx.sections) {
+    if (!results.contains(s.id)) continue;
+    const json& r = results[s.id];
+    metrics["sections"][s.id] = r["method"];
+    metrics["baseline"]["ridge"]["sections"][s.id] = r["ridge"];
+    method.sections.push_back(metrics_row(s.id, r["method"], mv));
+    baseline.sections.push_back(metrics_row(s.id, r["ridge"], rv));
+    SectionMetrics sm;
+    for (size_t g = 0; g < genes.size(); ++g) {
+      sm.pcc.push_back(number_or_nan(r["pcc"][g]));
+      sm.p_value.push_back(number_or_nan(r["p_value"][g]));
+      csv << s.id << "," << genes[g] << "," << ctx.symbols[g] << "," << sm.pcc.back() << "," << sm.p_value.back()
+          << "," << r["truth_mean"][g].get<double>() << "," << r["truth_var"][g].get<double>() << ","
+          << number_or_nan(r["ridge_pcc"][g]) << "\n";
+    }
+    per_section.push_back(sm);
+    report.section_names.push_back(s.id);
+    for (auto& h : r["heatmaps"]) report.heatmaps.push_back({s.id, h["gene"], h["path"]});
+  }
+  put_mean_sd(metrics, mv);
+  put_mean_sd(metrics["baseline"]["ridge"], rv);
+  metrics["wall_seconds"] = info.wall_seconds;
+  metrics = json_clean(metrics);
+
+  const RunConfig& cfg = ctx.cfg;
+  report.title = info.title;
+  report.config_name = cfg.name;
+  report.dataset = info.dataset;
+  report.n_sections = int64_t(method.sections.size());
+  report.n_genes = int64_t(genes.size());
+  report.wall_seconds = info.wall_seconds;
+  report.extra_summary = {
+      {"split", info.split == CvSplit::loso ? "leave one section out" : "leave one patient out"},
+      {"encoder", cfg.encoder.name},
+      {"fusion", choice_name(cfg.model.fusion)},
+      {"epochs", std::to_string(cfg.train.epochs)},
+      {"retrieval", "top-" + std::to_string(cfg.predict.k) + ", " + choice_name(cfg.predict.distance)}};
+  report.methods = {method, baseline};
+  report.top_genes = rank_genes_by_log10p(ctx.symbols, per_section, 20);
+  report.loss_curves = curves;
+  // metrics.json last: its run key marks the outputs complete.
+  write_text_file(ctx.out / "per_gene.csv", csv.str());
+  write_report_html(ctx.out / "report.html", report);
+  crash_point("report.metrics_unwritten");
+  write_text_file(metrics_file, metrics.dump(1));
+  return metrics;
+}
+
+std::string format_metrics_table(const json& metrics) {
+  std::ostringstream ss;
+  auto cell = [](const json& j, const char* k) {
+    std::ostringstream c;
+    if (j.contains(k) && j[k].is_number()) c << std::fixed << std::setprecision(3) << j[k].get<double>();
+    else c << "  -  ";
+    return c.str();
+  };
+  auto row = [&](const std::string& name, const json& m, const json& r) {
+    ss << std::left << std::setw(10) << name << " |        " << cell(m, "acg") << " " << cell(m, "heg") << " "
+       << cell(m, "hvg") << " |      " << cell(r, "acg") << " " << cell(r, "heg") << " " << cell(r, "hvg") << "\n";
+  };
+  ss << std::left << std::setw(10) << "section" << " | " << std::setw(24) << "HisCMCL  ACG   HEG   HVG"
+     << " | " << "ridge  ACG   HEG   HVG" << "\n"
+     << std::string(72, '-') << "\n";
+  const json& rs = metrics["baseline"]["ridge"]["sections"];
+  for (auto it = metrics["sections"].begin(); it != metrics["sections"].end(); ++it)
+    row(it.key(), *it, rs.contains(it.key()) ? rs[it.key()] : json::object());
+  ss << std::string(72, '-') << "\n";
+  row("mean", metrics.value("mean", json::object()), metrics["baseline"]["ridge"].value("mean", json::object()));
+  return ss.str();
+}
+
+}  // namespace hiscmcl

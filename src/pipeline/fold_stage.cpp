@@ -1,0 +1,215 @@
+#include "pipeline/fold_stage.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "common/atomic_output.h"
+#include "common/crash_point.h"
+#include "common/file_names.h"
+#include "common/log.h"
+#include "common/stage_key.h"
+#include "eval/clustering.h"
+#include "eval/heatmap.h"
+#include "eval/metrics.h"
+#include "predict/ridge.h"
+#include "io/h5ad.h"
+#include "io/slide_image.h"
+#include "pipeline/json_numbers.h"
+#include "pipeline/stage_record.h"
+#include "predict/baseline_features.h"
+#include "predict/retrieval_predictor.h"
+#include "train/end_to_end.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace hiscmcl {
+namespace {
+
+json metrics_json(const SectionMetrics& m) {
+  return {{"acg", m.acg}, {"heg", m.heg}, {"hvg", m.hvg}, {"mse", m.mse}, {"mae", m.mae}, {"n_spots", m.n_spots}};
+}
+
+Matrix eval_matrix(const PreparedSection& s, Normalization eval_norm) {
+  if (choice_name(eval_norm) == s.normalization) return s.expression;
+  return normalize(s.counts, eval_norm);
+}
+
+std::vector<float> column(const Matrix& m, int64_t c) {
+  std::vector<float> v(size_t(m.rows));
+  for (int64_t r = 0; r < m.rows; ++r) v[size_t(r)] = m(r, c);
+  return v;
+}
+
+json section_ids(const CvContext& ctx, const std::vector<size_t>& idx) {
+  json ids = json::array();
+  for (size_t i : idx) ids.push_back(ctx.sections[i].id);
+  return ids;
+}
+
+json model_inputs(const CvContext& ctx, const Fold& fold) {
+  return {{"store", ctx.store_key}, {"train_sections", section_ids(ctx, fold.train)},
+          {"settings", train_settings(ctx.cfg)}};
+}
+
+json result_inputs(const CvContext& ctx, const Fold& fold, const std::string& model_key) {
+  return {{"model", model_key}, {"test_sections", section_ids(ctx, fold.test)},
+          {"predict", predict_settings(ctx.cfg)}, {"heatmap_genes", ctx.heatmap_genes}};
+}
+
+struct FoldModel {
+  ModelBundle bundle;
+  json extra;  // {"loss": [[epoch, loss], ...], "train_seconds": s}
+};
+
+// The fold's model: reused when its stage record matches, else trained and saved with its record.
+FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inputs, const fs::path& fdir) {
+  const fs::path model_dir = fdir / "model";
+  const auto why = stale_reason(read_stage_record(model_dir / "stage.json"), inputs);
+  if (!why) {
+    spdlog::info("cv: fold {}: reusing its trained model", fold.name);
+    FoldModel m{load_model_bundle(model_dir), read_stage_record(model_dir / "stage.json").extra};
+    set_predict_config(m.bundle, ctx.cfg.predict);  // prediction settings are the run's, not the model's
+    return m;
+  }
+  spdlog::info("cv: fold {}: training ({})", fold.name, *why);
+  std::vector<const PreparedSection*> train_ptrs;
+  std::vector<SectionFeatures> train_feats;
+  for (size_t i : fold.train) {
+    train_ptrs.push_back(&ctx.sections[i]);
+    train_feats.push_back(ctx.features[i]);
+  }
+  TrainResult tr = ctx.cfg.train.mode == TrainMode::end_to_end ? train_end_to_end(train_ptrs, ctx.cfg)
+                                                               : train_frozen(train_ptrs, train_feats, ctx.cfg);
+  FoldModel m{std::move(tr.bundle), {{"loss", json::array()}, {"train_seconds", tr.seconds}}};
+  for (auto& e : tr.log) m.extra["loss"].push_back({e.epoch, json_number(e.loss)});
+  AtomicPath out(model_dir);
+  fs::create_directories(out.temp());
+  save_model_bundle(out.temp(), m.bundle);
+  write_train_log(out.temp() / "train_log.csv", tr.log);
+  write_stage_record(out.temp() / "stage.json", inputs, m.extra);  // inside: model and key appear together
+  crash_point("train.model_uncommitted");
+  out.commit();
+  return m;
+}
+
+// Ridge baseline on the same image features, alpha by leave-one-section-out over the training sections.
+RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold) {
+  Matrix xb, yb;
+  std::vector<int> groups;
+  for (size_t t = 0; t < fold.train.size(); ++t) {
+    const auto& s = ctx.sections[fold.train[t]];
+    Matrix x = baseline_features(s.pixel_xy, ctx.features[fold.train[t]]);
+    Matrix y = eval_matrix(s, ctx.cfg.data.eval_norm);
+    if (xb.rows == 0) xb = Matrix(0, x.cols), yb = Matrix(0, y.cols);
+    xb.data.insert(xb.data.end(), x.data.begin(), x.data.end());
+    yb.data.insert(yb.data.end(), y.data.begin(), y.data.end());
+    xb.rows += x.rows;
+    yb.rows += y.rows;
+    groups.insert(groups.end(), size_t(x.rows), int(t));
+  }
+  if (ctx.cfg.predict.ridge_alpha > 0) return fit_ridge(xb, yb, ctx.cfg.predict.ridge_alpha);
+  if (fold.train.size() >= 2) return fit_ridge_cv(xb, yb, groups, {1, 10, 100, 1e3, 1e4, 1e5, 1e6}).model;
+  return fit_ridge(xb, yb, 100);
+}
+
+// Heatmaps of the best-predicted genes, predicted beside measured; returns [{"gene", "path"}].
+json write_heatmaps(const CvContext& ctx, const PreparedSection& s, const SectionMetrics& m, const Matrix& pred,
+                    const Matrix& truth) {
+  std::vector<int64_t> order;
+  for (int64_t g = 0; g < int64_t(m.pcc.size()); ++g)
+    if (std::isfinite(m.pcc[size_t(g)])) order.push_back(g);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return m.pcc[size_t(a)] > m.pcc[size_t(b)]; });
+  order.resize(std::min<size_t>(order.size(), size_t(std::max(0, ctx.heatmap_genes))));
+  json out = json::array();
+  if (order.empty()) return out;
+  HeatmapBackground bg = heatmap_background(*SlideImage::open(s.image.image_path));
+  std::vector<cv::Point2d> pts = to_points(s.pixel_xy);
+  for (int64_t g : order) {
+    const std::string& name = ctx.symbols[size_t(g)];
+    std::string rel = "heatmaps/" + file_safe_name(s.id + "_" + name) + ".png";
+    std::ostringstream title;
+    title << s.id << "  " << name << "  (r = " << std::fixed << std::setprecision(3) << m.pcc[size_t(g)] << ")";
+    write_heatmap_pair_png(ctx.out / rel, bg.rgb, bg.downsample, pts, column(pred, g), column(truth, g),
+                           s.image.spot_diameter_px, title.str());
+    out.push_back({{"gene", name}, {"path", rel}});
+  }
+  return out;
+}
+
+// Everything one held-out section contributes to the outputs.
+json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Matrix& pred, const Matrix& ridge_pred) {
+  const Matrix truth = eval_matrix(s, ctx.cfg.data.eval_norm);
+  SectionMetrics m = evaluate_section(pred, truth);
+  SectionMetrics r = evaluate_section(ridge_pred, truth);
+  json j = {{"method", metrics_json(m)}, {"ridge", metrics_json(r)}, {"pcc", json::array()},
+            {"p_value", json::array()},  {"ridge_pcc", json::array()}, {"truth_mean", m.truth_mean},
+            {"truth_var", m.truth_var}};
+  for (size_t g = 0; g < m.pcc.size(); ++g) {
+    j["pcc"].push_back(json_number(m.pcc[g]));
+    j["p_value"].push_back(json_number(m.p_value[g]));
+    j["ridge_pcc"].push_back(json_number(r.pcc[g]));
+  }
+  if (!s.labels.empty()) {
+    ClusterScore c = cluster_and_score(pred, s.labels), cr = cluster_and_score(ridge_pred, s.labels);
+    j["method"]["ari"] = c.ari;
+    j["method"]["nmi"] = c.nmi;
+    j["ridge"]["ari"] = cr.ari;
+    j["ridge"]["nmi"] = cr.nmi;
+  }
+  PreparedSection p = s;  // the prediction as AnnData
+  p.expression = pred;
+  p.counts = Matrix();
+  p.normalization = "prediction";
+  write_prepared_h5ad(ctx.out / "predictions" / (s.id + ".h5ad"), p);
+  j["heatmaps"] = write_heatmaps(ctx, s, m, pred, truth);
+  return j;
+}
+
+// An end-to-end model sees the held-out section through its own trained trunk; the ridge baseline
+// keeps the configured encoder's features.
+Matrix predict_section(const CvContext& ctx, ModelBundle& bundle, size_t i) {
+  RetrievalPredictor predictor(bundle);
+  const PreparedSection& s = ctx.sections[i];
+  if (ctx.cfg.train.mode != TrainMode::end_to_end) return predictor.predict(s.pixel_xy, ctx.features[i]);
+  auto trunk = bundle_encoder(bundle);
+  auto image = SlideImage::open(s.image.image_path);
+  return predictor.predict(s.pixel_xy, embed_spots(*image, s.image.image_path, s.pixel_xy, s.image.spot_diameter_px,
+                                                   ctx.cfg.encoder, *trunk));
+}
+
+}  // namespace
+
+FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
+  const fs::path fdir = ctx.out / "folds" / fold.name;
+  const json minputs = model_inputs(ctx, fold);
+  FoldOutcome o{fold.name, "", stage_key(minputs), {}};
+  const json rinputs = result_inputs(ctx, fold, o.model_key);
+  o.key = stage_key(rinputs);
+  const StageRecord done = read_stage_record(fdir / "result.json");
+  const auto why = stale_reason(done, rinputs);
+  if (!why) {
+    spdlog::info("cv: fold {}: reusing its result", fold.name);
+    o.result = done.extra;
+    return o;
+  }
+  FoldModel model = train_or_reuse(ctx, fold, minputs, fdir);
+  RidgeModel ridge = fit_fold_ridge(ctx, fold);
+  o.result = {{"sections", json::object()}, {"ridge_alpha", ridge.alpha}};
+  o.result.update(model.extra);
+  for (size_t i : fold.test) {
+    const auto& s = ctx.sections[i];
+    Matrix pred = predict_section(ctx, model.bundle, i);
+    Matrix ridge_pred = predict_ridge(ridge, baseline_features(s.pixel_xy, ctx.features[i]));
+    o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, ridge_pred);
+  }
+  o.result = json_clean(o.result);
+  crash_point("fold.result_unwritten");
+  write_stage_record(fdir / "result.json", rinputs, o.result);  // last: marks the fold finished
+  return o;
+}
+
+}  // namespace hiscmcl

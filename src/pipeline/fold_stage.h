@@ -1,0 +1,39 @@
+// One fold of `cv`: train on its training sections (or reuse the fold's model when it was made from
+// the same inputs), fit the ridge baseline on the same image features, predict and score the
+// held-out sections, and write OUT/folds/<fold>/{model/, result.json}, OUT/predictions/<id>.h5ad and
+// OUT/heatmaps/. Keys: the model's covers the store, the training sections and every training and
+// encoder setting; the result's covers the model key, the prediction settings and the outputs
+// asked for. A changed predict.k thus predicts again with the same model.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/run_config.h"
+#include "encoders/section_features.h"
+#include "pipeline/cv_folds.h"
+
+namespace hiscmcl {
+
+// What every fold of one run shares.
+struct CvContext {
+  const RunConfig& cfg;
+  const std::vector<PreparedSection>& sections;
+  const std::vector<SectionFeatures>& features;
+  const std::vector<std::string>& symbols;  // display names of the panel genes
+  std::string store_key;
+  std::filesystem::path out;
+  int heatmap_genes = 4;
+};
+
+struct FoldOutcome {
+  std::string name, key, model_key;
+  // {"sections": {id: {"method", "ridge", "pcc", ...}}, "ridge_alpha", "train_seconds", "loss"}
+  nlohmann::json result;
+};
+
+FoldOutcome run_fold(const CvContext& ctx, const Fold& fold);
+
+}  // namespace hiscmcl

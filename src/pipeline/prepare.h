@@ -1,0 +1,29 @@
+// `prepare`: read a manifest's sections, choose the gene panel, restrict and normalise the counts,
+// and write the dataset store (data/prepare.h has the layout). OUT is built under a temporary
+// name and renamed at the end: an error leaves no OUT behind. An existing OUT is replaced only when
+// it is an earlier store (has summary.json) or empty.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/prepare.h"
+
+namespace hiscmcl {
+
+struct PrepareOptions {
+  std::filesystem::path manifest;
+  std::filesystem::path data_root;   // empty: the manifest's folder
+  std::filesystem::path out;
+  std::vector<std::string> sections;  // none = all
+  PanelChoice panel;                 // nothing set: HVG 1000 with min_spots 0
+  Normalization normalization = Normalization::per_spot;
+  bool allow_missing_genes = false;  // zero-fill panel genes a section lacks (with a warning)
+  bool allow_missing_spots = false;  // drop selected ST spots without counts (ReadOptions)
+  bool progress = true;
+};
+
+// The whole stage: manifest -> store. Returns what summary.json holds.
+PrepareSummary prepare_dataset(const PrepareOptions& opts);
+
+}  // namespace hiscmcl

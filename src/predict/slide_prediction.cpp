@@ -1,0 +1,115 @@
+#include "predict/slide_prediction.h"
+
+#include <algorithm>
+#include <iomanip>
+#include <numeric>
+#include <sstream>
+
+#include "common/atomic_output.h"
+#include "common/error.h"
+#include "common/file_names.h"
+#include "common/log.h"
+#include "encoders/section_features.h"
+#include "eval/heatmap.h"
+#include "io/h5ad.h"
+#include "io/slide_image.h"
+#include "io/spot_list.h"
+#include "predict/retrieval_predictor.h"
+#include "predict/tissue_grid.h"
+#include "train/end_to_end.h"
+#include "train/model_bundle.h"
+
+namespace fs = std::filesystem;
+
+namespace hiscmcl {
+namespace {
+
+// Panel indices of the genes asked for (InputError naming the model for one it lacks).
+std::vector<int64_t> genes_to_draw(const SlidePredictionOptions& opt, const ModelBundle& bundle) {
+  std::vector<int64_t> chosen;
+  for (auto& g : opt.genes) {
+    auto it = std::find(bundle.genes.begin(), bundle.genes.end(), g);
+    if (it == bundle.genes.end()) throw InputError(opt.model.string(), "gene '" + g + "' is not in the model's panel");
+    chosen.push_back(it - bundle.genes.begin());
+  }
+  return chosen;
+}
+
+std::vector<int64_t> highest_mean_genes(const Matrix& pred, int n) {
+  std::vector<double> mean(size_t(pred.cols), 0.0);
+  for (int64_t i = 0; i < pred.rows; ++i)
+    for (int64_t g = 0; g < pred.cols; ++g) mean[size_t(g)] += pred(i, g);
+  std::vector<int64_t> order(size_t(pred.cols));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return mean[size_t(a)] > mean[size_t(b)]; });
+  order.resize(std::min<size_t>(order.size(), size_t(std::max(0, n))));
+  return order;
+}
+
+std::string prediction_csv(const QuerySpots& q, const Matrix& pred, const std::vector<std::string>& genes) {
+  std::ostringstream csv;
+  csv << "id,pixel_x,pixel_y";
+  for (auto& g : genes) csv << "," << g;
+  csv << "\n" << std::setprecision(6);
+  for (int64_t i = 0; i < pred.rows; ++i) {
+    csv << q.ids[size_t(i)] << "," << q.pixel_xy[size_t(i)][0] << "," << q.pixel_xy[size_t(i)][1];
+    for (int64_t g = 0; g < pred.cols; ++g) csv << "," << pred(i, g);
+    csv << "\n";
+  }
+  return csv.str();
+}
+
+double spot_diameter(const SlidePredictionOptions& opt, const ModelBundle& bundle) {
+  if (opt.spot_diameter_px > 0) return opt.spot_diameter_px;
+  if (opt.um_per_px > 0 && bundle.um_per_px > 0) return bundle.spot_diameter_px * bundle.um_per_px / opt.um_per_px;
+  return bundle.spot_diameter_px;
+}
+
+}  // namespace
+
+SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
+  if (opt.spots.empty() && !opt.grid) throw InputError(opt.image.string(), "give --spots FILE or --grid");
+  ModelBundle bundle = load_model_bundle(opt.model);
+  std::vector<int64_t> chosen = genes_to_draw(opt, bundle);
+  const double diam = spot_diameter(opt, bundle);
+  auto image = SlideImage::open(opt.image);
+  QuerySpots q = opt.grid ? tissue_grid(*image, diam, opt.grid_pitch * diam) : read_query_spots(opt.spots);
+  if (q.ids.empty()) throw InputError(opt.image.string(), "no tissue found for the spot grid");
+  spdlog::info("predict: {} spots ({}), spot diameter {:.1f} px", q.ids.size(), q.format, diam);
+
+  auto encoder = bundle_encoder(bundle);  // an end-to-end model brings its trained trunk
+  SectionFeatures f = embed_spots(*image, opt.image.string(), q.pixel_xy, diam, bundle.config.encoder, *encoder);
+  Matrix pred = RetrievalPredictor(bundle).predict(q.pixel_xy, f);
+  if (chosen.empty()) chosen = highest_mean_genes(pred, opt.heatmaps);
+
+  AtomicPath out(opt.out);
+  fs::create_directories(out.temp());
+  PreparedSection p;
+  p.id = opt.image.stem().string();
+  p.genes = bundle.genes;
+  p.spot_ids = q.ids;
+  p.expression = pred;
+  p.array_xy = q.array_xy;
+  p.pixel_xy = q.pixel_xy;
+  p.image.image_path = fs::absolute(opt.image).string();
+  p.image.spot_diameter_px = diam;
+  p.image.width = image->width();
+  p.image.height = image->height();
+  p.normalization = "prediction";
+  write_prepared_h5ad(out.temp() / "prediction.h5ad", p);
+  write_text_file(out.temp() / "prediction.csv", prediction_csv(q, pred, bundle.genes));
+
+  HeatmapBackground bg = heatmap_background(*image);
+  std::vector<cv::Point2d> pts = to_points(q.pixel_xy);
+  for (int64_t g : chosen) {
+    std::vector<float> v(size_t(pred.rows));
+    for (int64_t i = 0; i < pred.rows; ++i) v[size_t(i)] = pred(i, g);
+    const std::string& name = bundle.genes[size_t(g)];
+    write_heatmap_png(out.temp() / ("heatmap_" + file_safe_name(name) + ".png"), bg.rgb, bg.downsample, pts, v, diam,
+                      p.id + "  " + name + "  (predicted)");
+  }
+  out.commit();
+  return {int64_t(q.ids.size()), q.format, diam, chosen.size()};
+}
+
+}  // namespace hiscmcl

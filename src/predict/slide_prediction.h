@@ -1,0 +1,34 @@
+// `predict` as a library call: expression of every spot of a new H&E image from a trained model,
+// at given spots or on a grid laid over the detected tissue. Writes, atomically as one folder:
+//   OUT/prediction.h5ad  X = predicted expression, obs ids and coordinates, obsm["spatial"]
+//   OUT/prediction.csv   id,pixel_x,pixel_y,<genes...>
+//   OUT/heatmap_<gene>.png  the chosen genes over the H&E
+// Everything that can be checked before the prediction is (model, genes to draw, spot table).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hiscmcl {
+
+struct SlidePredictionOptions {
+  std::filesystem::path model, image, spots, out;
+  bool grid = false;            // no spot table: a grid over the tissue
+  double spot_diameter_px = 0;  // > 0: this image's spot size; else scaled from um_per_px or the model's
+  double um_per_px = 0;
+  double grid_pitch = 2.0;      // in spot diameters
+  std::vector<std::string> genes;  // to draw; empty: the `heatmaps` highest-mean genes
+  int heatmaps = 4;
+};
+
+struct SlidePredictionSummary {
+  int64_t n_spots = 0;
+  std::string spot_format;  // what the spot table was read as, or "grid"
+  double spot_diameter_px = 0;
+  size_t heatmaps = 0;
+};
+
+SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt);
+
+}  // namespace hiscmcl

@@ -1,0 +1,30 @@
+// The one training loop both trainers run: epochs of shuffled mini-batches, each batch's loss
+// back-propagated divided by the accumulation, an optimiser step after every accumulation group and
+// after the epoch's last micro-batch (METHOD.md §7.2), a progress bar and one log line per epoch.
+// The trainers differ only in what an epoch sets up and how a batch's loss is computed.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "train/trainer.h"
+
+namespace hiscmcl {
+
+struct EpochLoopSpec {
+  std::string label;        // progress bar: "train", "train (end-to-end)"
+  int epochs = 1;
+  int accumulation = 1;
+  int64_t n = 0;            // training rows; each epoch shuffles 0..n-1
+  int64_t batch_size = 1;
+  int64_t batches = 0;      // per epoch (the caller decides about a short last batch)
+  std::function<void(int epoch)> begin_epoch;                                // before the shuffle
+  std::function<torch::Tensor(const torch::Tensor& idx, int epoch)> batch_loss;  // idx: CPU int64 rows
+  std::function<double()> temperature;                                       // for the log
+};
+
+std::vector<EpochLog> run_epoch_loop(torch::optim::Optimizer& opt, const EpochLoopSpec& spec);
+
+}  // namespace hiscmcl

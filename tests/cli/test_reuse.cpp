@@ -1,0 +1,147 @@
+// Runs you can trust: `cv` reuses exactly what its inputs still determine, an unchanged rerun
+// rewrites nothing, and a run killed at any stage resumes to the result of an uninterrupted one.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <regex>
+
+#include "common/atomic_output.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace hiscmcl::test;
+
+namespace {
+
+const fs::path& small_synthetic() {
+  static TempDir dir;
+  static bool made = false;
+  if (!made) {
+    auto r = run_hiscmcl("synth --quiet --out '" + (dir / "syn").string() +
+                         "' --sections 3 --grid 8 --genes 30 --um-per-px 2 --seed 5");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    made = true;
+  }
+  static fs::path p = dir / "syn";
+  return p;
+}
+
+struct CvRun {
+  TempDir tmp;
+  std::string config(const std::string& overrides) {
+    fs::path p = tmp / "config.toml";
+    hiscmcl::write_text_file(p, default_config_with("epochs = 2\nensemble = 1\nk = 50\n" + overrides));
+    return p.string();
+  }
+  CommandResult cv(const std::string& overrides = "", const std::string& extra = "", const std::string& env = "") {
+    return run_command(env + " '" + std::string(HISCMCL_BIN) + "' cv --manifest '" +
+                       (small_synthetic() / "manifest.toml").string() + "' --config '" + config(overrides) +
+                       "' --heatmap-genes 1 --out '" + (tmp / "cv").string() + "' " + extra);
+  }
+  json metrics() { return json::parse(hiscmcl::read_text_file(tmp / "cv" / "metrics.json")); }
+};
+
+std::map<std::string, fs::file_time_type> mtimes(const fs::path& dir) {
+  std::map<std::string, fs::file_time_type> out;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = e.last_write_time();
+  return out;
+}
+
+std::vector<std::string> temporaries(const fs::path& dir) {
+  static const std::regex temp_name(R"(.*\.tmp[0-9]+$)");
+  std::vector<std::string> out;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (std::regex_match(e.path().filename().string(), temp_name)) out.push_back(e.path().string());
+  return out;
+}
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST(Reuse, EachStageIsRecomputedExactlyWhenItsInputsChange) {
+  CvRun run;
+  auto first = run.cv();
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  json m0 = run.metrics();
+  ASSERT_EQ(m0["folds"].size(), 3u);
+  for (auto& [name, f] : m0["folds"].items()) {
+    EXPECT_EQ(f["key"].get<std::string>().size(), 32u) << name;
+    EXPECT_EQ(f["model_key"].get<std::string>().size(), 32u) << name;
+  }
+
+  // Unchanged: nothing is rewritten, not even metrics.json.
+  auto before = mtimes(run.tmp / "cv");
+  auto same = run.cv();
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_TRUE(has(same.output, "nothing rewritten")) << same.output;
+  EXPECT_EQ(mtimes(run.tmp / "cv"), before);
+  EXPECT_TRUE(has(same.output, "HisCMCL")) << same.output;  // the table is still printed
+
+  // predict.k: predictions again, with the same trained models.
+  auto k20 = run.cv("k = 20\n");
+  ASSERT_EQ(k20.exit_code, 0) << k20.output;
+  EXPECT_TRUE(has(k20.output, "reusing its trained model")) << k20.output;
+  auto after_k = mtimes(run.tmp / "cv");
+  EXPECT_EQ(after_k.at("folds/S1/model/model.pt"), before.at("folds/S1/model/model.pt"));
+  EXPECT_NE(after_k.at("folds/S1/result.json"), before.at("folds/S1/result.json"));
+  json mk = run.metrics();
+  EXPECT_EQ(mk["config"]["predict"]["k"], 20);
+  EXPECT_NE(mk["sections"]["S1"]["acg"], m0["sections"]["S1"]["acg"]);  // k = 20 predicts differently
+  EXPECT_EQ(mk["folds"]["S1"]["model_key"], m0["folds"]["S1"]["model_key"]);
+  EXPECT_NE(mk["folds"]["S1"]["key"], m0["folds"]["S1"]["key"]);
+  // ...and back to k = 50 gives the first numbers again.
+  ASSERT_EQ(run.cv().exit_code, 0);
+  EXPECT_EQ(run.metrics()["sections"], m0["sections"]);
+
+  // train.epochs: every fold trains again, and the log says why.
+  auto e3 = run.cv("epochs = 3\n");
+  ASSERT_EQ(e3.exit_code, 0) << e3.output;
+  EXPECT_TRUE(has(e3.output, "settings.train.epochs")) << e3.output;
+  EXPECT_NE(mtimes(run.tmp / "cv").at("folds/S1/model/model.pt"), before.at("folds/S1/model/model.pt"));
+  EXPECT_NE(run.metrics()["folds"]["S1"]["model_key"], m0["folds"]["S1"]["model_key"]);
+
+  // Other sections: the store is prepared again and fold S1 trains on S2 alone.
+  auto two = run.cv("", "--sections S1,S2");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_TRUE(has(two.output, "preparing the store again")) << two.output;
+  json model = json::parse(hiscmcl::read_text_file(run.tmp / "cv" / "folds" / "S1" / "model" / "model.json"));
+  EXPECT_EQ(model["train_sections"], json::array({"S2"}));
+  EXPECT_EQ(run.metrics()["sections"].size(), 2u);
+
+  // Another panel: the store is prepared again with its genes.
+  auto hvg = run.cv("", "--sections S1,S2 --hvg 10");
+  ASSERT_EQ(hvg.exit_code, 0) << hvg.output;
+  EXPECT_LE(run.metrics()["n_genes"].get<int>(), 20);
+  EXPECT_LT(run.metrics()["n_genes"].get<int>(), m0["n_genes"].get<int>());
+}
+
+TEST(Reuse, ARunKilledAtAnyStageResumesToTheUninterruptedResult) {
+  CvRun whole;
+  ASSERT_EQ(whole.cv().exit_code, 0);
+  const json want = whole.metrics();
+  for (const char* point :
+       {"embed.features_written", "train.model_uncommitted", "fold.result_unwritten", "report.metrics_unwritten"}) {
+    SCOPED_TRACE(point);
+    CvRun run;
+    auto killed = run.cv("", "", std::string("HISCMCL_CRASH_AT=") + point);
+    EXPECT_EQ(killed.exit_code, 137) << killed.output;  // SIGKILL
+    EXPECT_FALSE(fs::exists(run.tmp / "cv" / "metrics.json"));
+    auto again = run.cv();
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    json got = run.metrics();
+    EXPECT_EQ(got["sections"], want["sections"]);
+    EXPECT_EQ(got["baseline"], want["baseline"]);
+    EXPECT_EQ(got["run_key"], want["run_key"]);
+    EXPECT_TRUE(temporaries(run.tmp / "cv").empty());
+    // Every file the run leaves reads back: JSON parses, the report is whole.
+    for (auto& e : fs::recursive_directory_iterator(run.tmp / "cv"))
+      if (e.path().extension() == ".json") EXPECT_NO_THROW(json::parse(hiscmcl::read_text_file(e.path()))) << e.path();
+    EXPECT_TRUE(has(hiscmcl::read_text_file(run.tmp / "cv" / "report.html"), "</html>"));
+  }
+}
