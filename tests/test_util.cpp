@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sstream>
 
 #include "common/atomic_output.h"
@@ -27,6 +28,17 @@ std::string input_error_of(const std::function<void()>& fn) {
   }
   ADD_FAILURE() << "expected an InputError";
   return {};
+}
+
+const fs::path& small_synthetic(const std::string& args) {
+  static std::map<std::string, fs::path> made;
+  static TempDir dir;
+  auto it = made.find(args);
+  if (it != made.end()) return it->second;
+  fs::path out = dir / ("syn" + std::to_string(made.size()));
+  auto r = run_hiscmcl("synth --quiet --out '" + out.string() + "' " + args);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return made.emplace(args, out).first->second;
 }
 
 std::string default_config_with(const std::string& overrides) {

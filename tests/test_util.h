@@ -35,6 +35,10 @@ struct CommandResult {
 CommandResult run_command(const std::string& cmdline);
 // Runs the built hiscmcl binary with the given arguments (a shell-quoted string).
 CommandResult run_hiscmcl(const std::string& args);
+// A synthetic dataset made once per process by `hiscmcl synth <args>` (3 sections of an 8x8 grid,
+// 30 genes by default); returns its folder (manifest.toml inside).
+const std::filesystem::path& small_synthetic(const std::string& args = "--sections 3 --grid 8 --genes 30 --um-per-px 2 --seed 5");
+
 // configs/default.toml with some settings replaced: `overrides` holds "key = value" lines, each
 // replacing the first line that sets that key (every key is listed in default.toml).
 std::string default_config_with(const std::string& overrides);

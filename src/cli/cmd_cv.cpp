@@ -31,6 +31,11 @@ CommandRegistrar reg(
       cmd.add_flag("--allow-missing-genes", o->cv.allow_missing_genes, "Zero-fill panel genes a section lacks");
       cmd.add_flag("--allow-missing-spots", o->cv.allow_missing_spots,
                    "Drop selected spots that have no count row (else an error: a counts file cut short)");
+      cmd.add_option("--markers", o->cv.marker_sets,
+                     "Add the manifest's [markers] sets to the panel and score them: set names, or all")
+          ->delimiter(',');
+      cmd.add_option("--add-genes", o->cv.add_genes, "Add these genes to the panel and score them (comma list)")
+          ->delimiter(',');
       cmd.add_option("--epochs", o->cv.epochs, "Override train.epochs");
       cmd.add_option("--heatmap-genes", o->cv.heatmap_genes, "Heatmaps per section (default 4)");
       return [o] {

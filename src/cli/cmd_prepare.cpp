@@ -12,7 +12,7 @@ namespace {
 
 struct PrepareArgs {
   std::string manifest, data_root, out, genes, normalization = "per_spot";
-  std::vector<std::string> sections;
+  std::vector<std::string> sections, markers, add_genes;
   int hvg = 0, min_spots = 0, top_mean = 0;
   bool allow_missing = false, allow_missing_spots = false;
 };
@@ -26,6 +26,11 @@ CommandRegistrar reg(
                                                   "(default: the manifest's folder)");
       cmd.add_option("--out,-o", a->out, "Output folder (dataset store)")->required();
       cmd.add_option("--sections", a->sections, "Comma list of section ids (default: all)")->delimiter(',');
+      cmd.add_option("--markers", a->markers,
+                     "Add the manifest's [markers] sets to the panel: comma list of set names, or all")
+          ->delimiter(',');
+      cmd.add_option("--add-genes", a->add_genes, "Add these genes to the panel (comma list), after it")
+          ->delimiter(',');
       auto* genes = cmd.add_option("--genes", a->genes, "Gene panel file (.txt one a line, or .npy)");
       auto* hvg = cmd.add_option("--hvg", a->hvg,
                                  "Panel = top-N highly variable genes per section, united "
@@ -49,6 +54,8 @@ CommandRegistrar reg(
         o.data_root = a->data_root;
         o.out = a->out;
         o.sections = a->sections;
+        o.marker_sets = a->markers;
+        o.add_genes = a->add_genes;
         o.panel.genes_file = a->genes;
         o.panel.hvg_top = a->hvg;
         o.panel.min_spots = a->min_spots;

@@ -241,4 +241,11 @@ std::vector<std::string> select_top_mean_panel(const std::vector<Section>& secti
   return out;
 }
 
+std::vector<std::string> with_added_genes(std::vector<std::string> panel, const std::vector<std::string>& extra) {
+  std::unordered_set<std::string> have(panel.begin(), panel.end());
+  for (const auto& g : extra)
+    if (have.insert(g).second) panel.push_back(g);
+  return panel;
+}
+
 }  // namespace hiscmcl

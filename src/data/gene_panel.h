@@ -33,4 +33,8 @@ std::vector<std::string> select_hvg_panel(const std::vector<Section>& sections, 
                                           int min_spots);
 std::vector<std::string> select_top_mean_panel(const std::vector<Section>& sections, int n_top);
 
+// The panel with `extra` genes appended in the given order; genes already in it keep their place
+// (so the paper's panel is unchanged, with markers after it).
+std::vector<std::string> with_added_genes(std::vector<std::string> panel, const std::vector<std::string>& extra);
+
 }  // namespace hiscmcl

@@ -26,6 +26,8 @@ std::string PrepareSummary::to_json() const {
   }
   j["normalization"] = normalization;
   j["manifest"] = manifest;
+  j["markers"] = nlohmann::ordered_json::object();
+  for (const auto& m : markers) j["markers"][m.name] = m.genes;
   return j.dump(1) + "\n";
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/normalize.h"
+#include "io/manifest.h"
 #include "io/section.h"
 
 namespace hiscmcl {
@@ -25,6 +26,7 @@ struct PanelChoice {
 
 struct PrepareSummary {
   std::vector<std::string> genes;
+  std::vector<MarkerSet> markers;        // marker sets added to the panel (gene ids as in `genes`)
   std::vector<std::string> section_ids;  // manifest order
   std::map<std::string, int64_t> n_spots;
   std::string normalization;

@@ -218,6 +218,23 @@ std::string render_report_html(const ReportInput& in) {
     o << "</table>\n";
   }
 
+  if (!in.markers.empty()) {
+    o << "<h2>Marker genes and gene-set scores (PCC: HisCMCL / ridge)</h2>\n<table><tr><th class=\"l\">marker</th>"
+         "<th class=\"l\">kind</th>";
+    for (const auto& s : in.section_names) o << "<th>" << html_escape(s) << "</th>";
+    o << "<th>mean</th></tr>\n";
+    for (const auto& m : in.markers) {
+      o << "<tr><td class=\"l\">" << html_escape(m.name) << "</td><td class=\"l\">" << html_escape(m.kind) << "</td>";
+      for (size_t i = 0; i < in.section_names.size(); ++i)
+        o << "<td>" << fmt(i < m.method.size() ? m.method[i] : kNoValue) << " / "
+          << fmt(i < m.ridge.size() ? m.ridge[i] : kNoValue) << "</td>";
+      o << "<td><b>" << fmt(m.method_mean) << "</b> / " << fmt(m.ridge_mean) << "</td></tr>\n";
+    }
+    o << "</table>\n<p class=\"note\">A gene-set score is the mean z-score of its genes over a section's "
+         "spots, computed alike on predicted and measured expression; its PCC says whether the prediction "
+         "finds where the set is high. Heatmaps of every marker are below.</p>\n";
+  }
+
   if (!in.top_genes.empty()) {
     o << "<h2>Best-predicted genes (mean −log10 p over sections)</h2>\n<table><tr><th>rank</th>"
          "<th class=\"l\">gene</th><th>mean −log10 p</th><th>mean PCC</th>"

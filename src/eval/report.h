@@ -38,6 +38,13 @@ struct LossCurve {
   std::vector<std::pair<double, double>> points;    // (epoch, loss)
 };
 
+// A marker gene or gene-set score, per section (in section_names order) for the method and ridge.
+struct MarkerRow {
+  std::string name, kind;  // kind: "gene" or "set"
+  std::vector<double> method, ridge;
+  double method_mean = kNoValue, ridge_mean = kNoValue;
+};
+
 struct ReportInput {
   std::string title = "hiscmcl report";
   std::string config_name, dataset;
@@ -49,6 +56,7 @@ struct ReportInput {
   std::vector<GeneRank> top_genes;
   std::vector<std::string> section_names;  // GeneRank::best_section indexes this
   std::vector<LossCurve> loss_curves;
+  std::vector<MarkerRow> markers;  // empty: no markers table
 };
 
 std::string html_escape(const std::string& s);

@@ -28,6 +28,20 @@ std::vector<std::string> store_section_ids(const fs::path& data_dir) {
   }
 }
 
+std::vector<MarkerSet> store_marker_sets(const fs::path& data_dir) {
+  const fs::path summary = data_dir / "summary.json";
+  std::vector<MarkerSet> out;
+  try {
+    auto j = nlohmann::ordered_json::parse(read_text_file(summary));
+    if (!j.contains("markers")) return out;
+    for (auto it = j["markers"].begin(); it != j["markers"].end(); ++it)
+      out.push_back({it.key(), it->get<std::vector<std::string>>()});
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(summary.string(), std::string("malformed markers: ") + e.what());
+  }
+  return out;
+}
+
 std::vector<PreparedSection> load_store_sections(const fs::path& data_dir, const std::vector<std::string>& wanted) {
   auto all = store_section_ids(data_dir);
   auto ids = wanted.empty() ? all : wanted;

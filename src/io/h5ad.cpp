@@ -3,6 +3,7 @@
 #include "io/h5ad.h"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -322,8 +323,20 @@ PreparedSection read_prepared_h5ad(const hdf5::File& f) {
   s.normalization = text("uns/normalization");
   s.image.spot_diameter_px = number("uns/spot_diameter_px");
   s.image.um_per_px = number("uns/um_per_px");
-  s.image.width = int(number("uns/image_width"));
-  s.image.height = int(number("uns/image_height"));
+  // Image sizes are pixel counts: a non-integer or out-of-range one is corrupt (and casting it
+  // to int would be undefined).
+  auto pixels = [&](const char* p) {
+    hdf5::Dataset d = f.dataset(p);
+    const double v = d.read_scalar();
+    if (!(v >= 0 && v <= double(std::numeric_limits<int>::max()) && v == std::floor(v))) {
+      std::ostringstream os;
+      os << v;
+      d.fail("expected an image size in pixels, found " + os.str());
+    }
+    return int(v);
+  };
+  s.image.width = pixels("uns/image_width");
+  s.image.height = pixels("uns/image_height");
   auto affine = f.dataset("uns/affine").read_numbers<double>({6});
   for (size_t i = 0; i < 6; ++i) s.image.affine[i] = affine[i];
   return s;

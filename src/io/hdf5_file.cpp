@@ -12,6 +12,8 @@
 // heap collections ourselves and check every size and index against the bytes actually there.
 #include "io/hdf5_file.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -105,6 +107,22 @@ std::string shape_text(const std::vector<int64_t>& d) {
   std::string s = std::to_string(d.size()) + "-D array of shape ";
   for (size_t i = 0; i < d.size(); ++i) s += (i ? "x" : "") + (d[i] < 0 ? "*" : std::to_string(d[i]));
   return s;
+}
+
+// libhdf5 (1.10) converts numbers bit by bit through the stored type's layout (bit offset and
+// precision; a float's sign, exponent and mantissa fields) without checking that layout against
+// the type's size: a corrupt one, such as precision 0, makes H5T__bit_copy read far outside its
+// buffer (SIGBUS). Checked before any conversion; every real integer or float type passes.
+bool plausible_number_layout(hid_t type) {
+  const size_t size = H5Tget_size(type), precision = H5Tget_precision(type);
+  const int offset = H5Tget_offset(type);
+  if (size == 0 || size > 16 || precision == 0 || offset < 0 || size_t(offset) + precision > 8 * size)
+    return false;
+  if (H5Tget_class(type) != H5T_FLOAT) return true;
+  size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+  if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0) return false;
+  return spos < precision && esize >= 1 && esize <= 32 && epos + esize <= precision &&
+         msize >= 1 && mpos + msize <= precision;
 }
 
 // "/a/b" and "a/b" alike -> "a/b".
@@ -354,6 +372,119 @@ H5T_class_t Dataset::type_class() const {
   return c;
 }
 
+namespace {
+
+// The bytes a gzip (zlib) stream inflates to, counted without keeping them; stops past `limit`.
+uint64_t inflated_size(const unsigned char* in, size_t n, uint64_t limit) {
+  z_stream z{};
+  if (n > UINT32_MAX || inflateInit(&z) != Z_OK) return UINT64_MAX;
+  z.next_in = const_cast<unsigned char*>(in);
+  z.avail_in = uInt(n);
+  unsigned char window[16384];
+  int status = Z_OK;
+  while (status == Z_OK && z.total_out <= limit) {
+    z.next_out = window;
+    z.avail_out = sizeof window;
+    status = inflate(&z, Z_NO_FLUSH);
+  }
+  const uint64_t out = status == Z_STREAM_END ? z.total_out : UINT64_MAX;
+  inflateEnd(&z);
+  return out;
+}
+
+// Chunked datasets. libhdf5 (1.10) copies a whole chunk's bytes out of the buffer it read (and
+// unfiltered) the chunk into, without checking that the buffer is that big: an unfiltered chunk
+// whose index entry claims fewer bytes, or a gzip chunk that inflates to fewer bytes, makes
+// H5Dread read past the buffer (heap-buffer-overflow in H5VM_memcpyvv; found by fuzz_10x_h5).
+// H5Zregister cannot replace the built-in gzip filter, so every stored chunk is checked before
+// the read: its stored size, and what its gzip stream inflates to (counted, not kept: the cost
+// is one more inflate of chunked gzip data). `elem_bytes` is an element's size on disk.
+// Refuses filters other than gzip, shuffle and fletcher32 (those libhdf5 has and our formats
+// use, in the order HDF5 writers put them), and chunk grids far sparser than their stored chunks.
+void check_chunks(const Object& o, const std::vector<hsize_t>& dims, size_t elem_bytes,
+                  uint64_t file_size) {
+  Id dcpl(H5Dget_create_plist(o.id()));
+  if (!dcpl.valid()) o.fail("unreadable dataset properties (corrupt?)");
+  if (H5Pget_layout(dcpl) != H5D_CHUNKED) return;
+  const int rank = H5Pget_chunk(dcpl, 0, nullptr);
+  if (rank != int(dims.size()) || rank <= 0) o.fail("unreadable chunk layout (corrupt?)");
+  std::vector<hsize_t> chunk(size_t(rank), 0);
+  H5Pget_chunk(dcpl, rank, chunk.data());
+  uint64_t chunk_bytes = elem_bytes, cells = 1;
+  for (int i = 0; i < rank; ++i) {
+    const hsize_t c = chunk[size_t(i)], d = dims[size_t(i)];
+    if (c == 0 || chunk_bytes > (uint64_t(1) << 32) / c) o.fail("unreadable chunk layout (corrupt?)");
+    chunk_bytes *= c;
+    const uint64_t along = d / c + (d % c != 0);
+    cells = along == 0 ? 0 : cells <= (uint64_t(1) << 62) / along ? cells * along : uint64_t(1) << 62;
+  }
+  int deflate = -1, shuffle = -1, fletcher = -1;
+  const int nfilters = H5Pget_nfilters(dcpl);
+  if (nfilters < 0) o.fail("unreadable filter pipeline (corrupt?)");
+  for (int i = 0; i < nfilters; ++i) {
+    unsigned flags = 0, config = 0, cd[8] = {};
+    size_t ncd = 8;
+    char name[64] = {};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl, unsigned(i), &flags, &ncd, cd, sizeof name, name, &config);
+    int* slot = id == H5Z_FILTER_DEFLATE     ? &deflate
+                : id == H5Z_FILTER_SHUFFLE   ? &shuffle
+                : id == H5Z_FILTER_FLETCHER32 ? &fletcher
+                                             : nullptr;
+    if (!slot)
+      o.fail("compressed with HDF5 filter " + std::to_string(id) +
+             ", which is not supported (gzip, shuffle and fletcher32 are)");
+    if (*slot >= 0) o.fail("filter " + std::to_string(id) + " appears twice (corrupt?)");
+    *slot = i;
+  }
+  if (deflate >= 0 && ((shuffle >= 0 && shuffle > deflate) || (fletcher >= 0 && fletcher < deflate)))
+    o.fail("unsupported filter order (gzip with shuffle after it or fletcher32 before it)");
+  if (cells == 0) return;
+  hsize_t stored = 0;
+  Id space(H5Dget_space(o.id()));  // (1.10.8 refuses H5S_ALL here)
+  if (!space.valid() || H5Dget_num_chunks(o.id(), space, &stored) < 0)
+    o.fail("unreadable chunk index (corrupt?)");
+  if (stored == 0) return;
+  if (cells > 4 * stored + 65536) o.fail("chunk grid far sparser than its stored chunks (corrupt?)");
+  unsigned opts = 0;
+  const bool raw_edges = H5Pget_chunk_opts(dcpl, &opts) >= 0 &&
+                         (opts & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) != 0;
+  std::vector<hsize_t> at(size_t(rank), 0);  // the chunk's offset, an odometer over the grid
+  std::vector<unsigned char> raw;
+  for (uint64_t k = 0; k < cells; ++k) {
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info_by_coord(o.id(), at.data(), &mask, &addr, &size) < 0)
+      o.fail("unreadable chunk index (corrupt?)");
+    if (addr != HADDR_UNDEF) {
+      bool edge = false;
+      for (int i = 0; i < rank; ++i) edge |= at[size_t(i)] + chunk[size_t(i)] > dims[size_t(i)];
+      auto applied = [&](int f) { return f >= 0 && !(raw_edges && edge) && !(mask & (1u << f)); };
+      const uint64_t checksum = applied(fletcher) ? 4 : 0;
+      if (size > file_size || size < checksum) o.fail("a chunk's stored size is impossible (corrupt?)");
+      uint64_t holds = size - checksum;
+      if (applied(deflate)) {
+        raw.resize(size_t(size));
+        uint32_t filters = 0;
+        if (H5Dread_chunk(o.id(), H5P_DEFAULT, at.data(), &filters, raw.data()) < 0)
+          o.fail("unreadable chunk (corrupt?)");
+        holds = inflated_size(raw.data(), size_t(size - checksum), chunk_bytes);
+      }
+      if (applied(deflate) ? holds != chunk_bytes : holds < chunk_bytes)
+        o.fail(std::string(applied(deflate) ? "a gzip chunk inflates to " : "a chunk is stored in ") +
+               (holds == UINT64_MAX ? std::string("other than") : std::to_string(holds)) +
+               " bytes but holds " + std::to_string(chunk_bytes) + " (corrupt?)");
+    }
+    for (int i = rank - 1; i >= 0; --i) {
+      at[size_t(i)] += chunk[size_t(i)];
+      if (at[size_t(i)] < dims[size_t(i)]) break;
+      at[size_t(i)] = 0;
+    }
+  }
+}
+
+}  // namespace
+
 template <typename T>
 std::vector<T> Dataset::read_numbers(const std::vector<int64_t>& shape,
                                      std::vector<hsize_t>* dims_out) const {
@@ -366,9 +497,12 @@ std::vector<T> Dataset::read_numbers(const std::vector<int64_t>& shape,
   uint64_t n = 1;
   for (hsize_t x : d) n = x == 0 || n <= (uint64_t(1) << 62) / x ? n * x : uint64_t(1) << 62;
   Id type(H5Dget_type(id_));
+  if (!type.valid() || !plausible_number_layout(type))
+    fail("unreadable type of " + class_name(cls) + ": its bit layout does not fit its size (corrupt?)");
   file_->check_plausible(*this, n, H5Tget_size(type));
   file_->check_plausible(*this, n, sizeof(T));
   std::vector<T> out(static_cast<size_t>(n));
+  if (n > 0) check_chunks(*this, d, H5Tget_size(type), file_->file_size);
   if (n > 0 && H5Dread(id_, native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     fail("read failed (corrupt data?)");
   if (dims_out) *dims_out = d;
@@ -400,11 +534,14 @@ std::vector<std::string> Dataset::read_strings(int64_t expected_count) const {
   if (var < 0) fail("unreadable string type (corrupt?)");
   if (var > 0)
     return file_->vlen_strings(*this, n, [&](hid_t mem, void* buf) {
+      // Stored as descriptors: length, heap collection address, object index.
+      check_chunks(*this, d, 4 + file_->sizeof_addr + 4, file_->file_size);
       return H5Dread(id_, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     });
   const size_t width = H5Tget_size(type);
   file_->check_plausible(*this, n, width);
   std::vector<char> buf(size_t(n) * width);
+  if (n > 0) check_chunks(*this, d, width, file_->file_size);
   if (n > 0 && H5Dread(id_, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
     fail("read failed (corrupt data?)");
   std::vector<std::string> out;

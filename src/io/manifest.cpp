@@ -2,6 +2,7 @@
 // long-running stage starts, naming the manifest, the section and the line.
 #include "io/manifest.h"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -84,6 +85,32 @@ Manifest load_manifest(const fs::path& path, const fs::path& data_root) {
   m.data_root = data_root.empty() ? path.parent_path() : data_root;
   if (m.data_root.empty()) m.data_root = ".";
   m.name = root["name"].value_or(path.stem().string());
+  if (auto g = root["genes"].value<std::string>()) m.genes = m.data_root / *g;
+  if (auto g = root["gene_symbols"].value<std::string>()) m.gene_symbols = m.data_root / *g;
+  if (const toml::node* node = root.get("markers")) {
+    const toml::table* sets = node->as_table();
+    if (!sets) throw InputError(file, "[markers] must be a table of named gene lists, e.g. her2 = [\"ERBB2\"]");
+    std::vector<uint32_t> marker_lines;
+    for (auto&& [name, list] : *sets) {
+      MarkerSet set{std::string(name.str()), {}};
+      const toml::array* genes = list.as_array();
+      if (genes)
+        for (auto&& g : *genes)
+          if (auto v = g.value<std::string>(); v && !v->empty()) set.genes.push_back(*v);
+      if (!genes || set.genes.size() != genes->size() || set.genes.empty())
+        throw InputError(file, "[markers] " + set.name + " must be a non-empty list of gene names",
+                         "line " + std::to_string(list.source().begin.line));
+      m.markers.push_back(std::move(set));
+      marker_lines.push_back(list.source().begin.line);
+    }
+    // toml++ keeps a table's keys sorted; the sets keep the order the file gives them.
+    std::vector<size_t> order(m.markers.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return marker_lines[a] < marker_lines[b]; });
+    std::vector<MarkerSet> sorted;
+    for (size_t i : order) sorted.push_back(std::move(m.markers[i]));
+    m.markers = std::move(sorted);
+  }
 
   const toml::array* sections = root["section"].as_array();
   if (!sections || sections->empty())

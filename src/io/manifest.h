@@ -37,10 +37,19 @@ struct ManifestSection {
   bool allow_missing_spots = false;  // st_legacy: see ReadOptions (io/section_reader.h)
 };
 
+// A named set of marker genes (`[markers]` table: name = ["ERBB2", "GRB7"]), by symbol or id.
+struct MarkerSet {
+  std::string name;
+  std::vector<std::string> genes;
+};
+
 struct Manifest {
   std::filesystem::path path;       // the manifest file
   std::filesystem::path data_root;  // paths are relative to this
   std::string name;
+  std::filesystem::path genes;         // `genes`: the dataset's gene panel file (resolved), or empty
+  std::filesystem::path gene_symbols;  // `gene_symbols`: id -> symbol table (resolved), or empty
+  std::vector<MarkerSet> markers;      // `[markers]`, in file order
   std::vector<ManifestSection> sections;
 
   const ManifestSection& section(const std::string& id) const;  // InputError if unknown

@@ -1,13 +1,12 @@
 #include "pipeline/cross_validation.h"
 
-#include <toml++/toml.h>
-
 #include <chrono>
 
 #include "common/atomic_output.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "eval/gene_symbols.h"
+#include "io/dataset_store.h"
 #include "io/manifest.h"
 #include "pipeline/cv_outputs.h"
 #include "pipeline/fold_stage.h"
@@ -18,15 +17,6 @@ namespace fs = std::filesystem;
 namespace hiscmcl {
 namespace {
 
-std::optional<std::string> manifest_string(const fs::path& manifest, const char* key) {
-  try {
-    auto t = toml::parse_file(manifest.string());
-    if (auto v = t[key].value<std::string>()) return *v;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
-}
-
 PrepareOptions store_options(const CvOptions& opt, const Manifest& manifest, const RunConfig& cfg) {
   PrepareOptions po;
   po.manifest = opt.manifest;
@@ -35,8 +25,8 @@ PrepareOptions store_options(const CvOptions& opt, const Manifest& manifest, con
   po.sections = opt.sections;
   po.panel = opt.panel;
   if (po.panel.genes_file.empty() && po.panel.hvg_top == 0 && po.panel.top_mean == 0) {
-    if (auto g = manifest_string(opt.manifest, "genes")) {
-      po.panel.genes_file = manifest.data_root / *g;
+    if (!manifest.genes.empty()) {
+      po.panel.genes_file = manifest.genes;
     } else {
       po.panel.hvg_top = 1000;
       po.panel.min_spots = 0;
@@ -45,15 +35,16 @@ PrepareOptions store_options(const CvOptions& opt, const Manifest& manifest, con
   po.normalization = cfg.data.normalization;
   po.allow_missing_genes = opt.allow_missing_genes;
   po.allow_missing_spots = opt.allow_missing_spots;
+  po.marker_sets = opt.marker_sets;
+  po.add_genes = opt.add_genes;
   return po;
 }
 
 // Display names of the panel genes: the manifest's `gene_symbols` table where it has one.
-std::vector<std::string> gene_symbols(const CvOptions& opt, const Manifest& manifest,
-                                      const std::vector<std::string>& genes) {
+std::vector<std::string> gene_symbols(const Manifest& manifest, const std::vector<std::string>& genes) {
   std::vector<std::string> symbols = genes;
-  if (auto sym = manifest_string(opt.manifest, "gene_symbols")) {
-    auto map = load_gene_symbols(manifest.data_root / *sym);
+  if (!manifest.gene_symbols.empty()) {
+    auto map = load_gene_symbols(manifest.gene_symbols);
     for (auto& g : symbols)
       if (auto it = map.find(g); it != map.end()) g = it->second;
   }
@@ -78,10 +69,11 @@ CvResult run_cross_validation(const CvOptions& opt) {
   const Manifest manifest = load_manifest(opt.manifest, opt.data_root);
 
   const PreparedStore store = prepare_or_reuse(store_options(opt, manifest, cfg), manifest);
-  const std::vector<std::string> symbols = gene_symbols(opt, manifest, store.sections.front().genes);
+  const std::vector<std::string> symbols = gene_symbols(manifest, store.sections.front().genes);
   const std::vector<SectionFeatures> features = embed_all(opt.out / "data", store.sections, cfg);
 
-  const CvContext ctx{cfg, store.sections, features, symbols, store.key, opt.out, opt.heatmap_genes};
+  const std::vector<MarkerSet> markers = store_marker_sets(opt.out / "data");
+  const CvContext ctx{cfg, store.sections, features, symbols, markers, store.key, opt.out, opt.heatmap_genes};
   const std::vector<Fold> folds = make_folds(store.sections, opt.split);
   std::vector<FoldOutcome> outcomes;
   ProgressBar bar("cv folds", int64_t(folds.size()), "fold");

@@ -23,6 +23,7 @@ struct CvOptions {
   std::vector<std::string> sections;  // none = all
   CvSplit split = CvSplit::loso;
   PanelChoice panel;           // empty: the manifest's `genes` file, else HVG
+  std::vector<std::string> marker_sets, add_genes;  // markers added to the panel (pipeline/prepare.h)
   bool allow_missing_genes = false;
   bool allow_missing_spots = false;  // as well as the manifest sections that say so
   int epochs = 0;              // > 0 overrides the config

@@ -1,5 +1,7 @@
 #include "pipeline/cv_outputs.h"
 
+#include <algorithm>
+#include <functional>
 #include <iomanip>
 #include <map>
 #include <sstream>
@@ -52,6 +54,57 @@ json run_inputs(const CvContext& ctx, const std::vector<FoldOutcome>& folds, con
   for (auto& f : folds) keys.push_back(f.key);
   return {{"folds", keys}, {"title", info.title}, {"dataset", info.dataset}, {"split", choice_name(info.split)},
           {"config", to_json(ctx.cfg)}};
+}
+
+// Per-marker and per-set PCC by held-out section, with their means, beside the ridge's:
+// {"genes": {symbol: {"gene", "set", "sections", "mean", "ridge": {"sections", "mean"}}},
+//  "sets": {name: {"genes", "sections", "mean", "ridge": {...}}}}. Rows for the report too.
+json marker_metrics(const CvContext& ctx, const json& results, std::vector<MarkerRow>& rows) {
+  json out = {{"genes", json::object()}, {"sets", json::object()}};
+  const auto& genes = ctx.sections.front().genes;
+  auto fill = [&](json& entry, MarkerRow& row, const std::function<json(const json&)>& method,
+                  const std::function<json(const json&)>& ridge) {
+    std::vector<double> mv, rv;
+    entry["sections"] = json::object();
+    entry["ridge"]["sections"] = json::object();
+    for (auto& s : ctx.sections) {
+      if (!results.contains(s.id)) continue;
+      const double m = number_or_nan(method(results[s.id])), r = number_or_nan(ridge(results[s.id]));
+      entry["sections"][s.id] = json_number(m);
+      entry["ridge"]["sections"][s.id] = json_number(r);
+      mv.push_back(m), rv.push_back(r);
+    }
+    row.method = mv, row.ridge = rv;
+    row.method_mean = mean_sd(mv).mean, row.ridge_mean = mean_sd(rv).mean;
+    entry["mean"] = json_number(row.method_mean);
+    entry["ridge"]["mean"] = json_number(row.ridge_mean);
+  };
+  for (const auto& set : ctx.markers) {
+    for (const auto& id : set.genes) {
+      auto it = std::find(genes.begin(), genes.end(), id);
+      if (it == genes.end()) continue;
+      const size_t g = size_t(it - genes.begin());
+      const std::string& name = ctx.symbols[g];
+      if (out["genes"].contains(name)) continue;
+      json entry = {{"gene", id}, {"set", set.name}};
+      MarkerRow row{name, "gene"};
+      fill(entry, row, [g](const json& r) { return r["pcc"][g]; }, [g](const json& r) { return r["ridge_pcc"][g]; });
+      out["genes"][name] = entry;
+      rows.push_back(row);
+    }
+  }
+  for (const auto& set : ctx.markers) {
+    json entry = {{"genes", set.genes}};
+    MarkerRow row{set.name + " score", "set"};
+    const std::string n = set.name;
+    auto at = [n](const json& r, const char* k) {
+      return r.contains("gene_sets") && r["gene_sets"].contains(n) ? r["gene_sets"][n][k] : json();
+    };
+    fill(entry, row, [&](const json& r) { return at(r, "pcc"); }, [&](const json& r) { return at(r, "ridge_pcc"); });
+    out["sets"][set.name] = entry;
+    rows.push_back(row);
+  }
+  return out;
 }
 
 }  // namespace
@@ -110,6 +163,10 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
     report.section_names.push_back(s.id);
     for (auto& h : r["heatmaps"]) report.heatmaps.push_back({s.id, h["gene"], h["path"]});
   }
+  if (!ctx.markers.empty()) {
+    metrics["markers"] = marker_metrics(ctx, results, report.markers);
+    metrics["n_markers"] = metrics["markers"]["genes"].size();  // of n_genes, scored with them
+  }
   put_mean_sd(metrics, mv);
   put_mean_sd(metrics["baseline"]["ridge"], rv);
   metrics["wall_seconds"] = info.wall_seconds;
@@ -159,6 +216,12 @@ std::string format_metrics_table(const json& metrics) {
     row(it.key(), *it, rs.contains(it.key()) ? rs[it.key()] : json::object());
   ss << std::string(72, '-') << "\n";
   row("mean", metrics.value("mean", json::object()), metrics["baseline"]["ridge"].value("mean", json::object()));
+  if (metrics.contains("markers")) {
+    ss << "markers, mean PCC (HisCMCL / ridge):\n";
+    for (const char* kind : {"genes", "sets"})
+      for (auto& [name, m] : metrics["markers"][kind].items())
+        ss << "  " << std::left << std::setw(24) << name << cell(m, "mean") << " / " << cell(m["ridge"], "mean") << "\n";
+  }
   return ss.str();
 }
 

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/stage_key.h"
 #include "eval/clustering.h"
+#include "eval/gene_sets.h"
 #include "eval/heatmap.h"
 #include "eval/metrics.h"
 #include "predict/ridge.h"
@@ -85,6 +86,7 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   TrainResult tr = ctx.cfg.train.mode == TrainMode::end_to_end ? train_end_to_end(train_ptrs, ctx.cfg)
                                                                : train_frozen(train_ptrs, train_feats, ctx.cfg);
   FoldModel m{std::move(tr.bundle), {{"loss", json::array()}, {"train_seconds", tr.seconds}}};
+  for (const auto& set : ctx.markers) m.bundle.markers.insert(m.bundle.markers.end(), set.genes.begin(), set.genes.end());
   for (auto& e : tr.log) m.extra["loss"].push_back({e.epoch, json_number(e.loss)});
   AtomicPath out(model_dir);
   fs::create_directories(out.temp());
@@ -116,26 +118,57 @@ RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold) {
   return fit_ridge(xb, yb, 100);
 }
 
-// Heatmaps of the best-predicted genes, predicted beside measured; returns [{"gene", "path"}].
+// One predicted-beside-measured heatmap; returns its {"gene", "path"} entry.
+json write_pair(const CvContext& ctx, const PreparedSection& s, const HeatmapBackground& bg, const std::string& name,
+                const std::vector<float>& pred, const std::vector<float>& truth, double r) {
+  std::string rel = "heatmaps/" + file_safe_name(s.id + "_" + name) + ".png";
+  std::ostringstream title;
+  title << s.id << "  " << name << "  (r = " << std::fixed << std::setprecision(3) << r << ")";
+  write_heatmap_pair_png(ctx.out / rel, bg.rgb, bg.downsample, to_points(s.pixel_xy), pred, truth,
+                         s.image.spot_diameter_px, title.str());
+  return {{"gene", name}, {"path", rel}};
+}
+
+// Heatmaps of the best-predicted genes, then of every marker gene and gene-set score.
 json write_heatmaps(const CvContext& ctx, const PreparedSection& s, const SectionMetrics& m, const Matrix& pred,
-                    const Matrix& truth) {
+                    const Matrix& truth, const json& set_scores) {
   std::vector<int64_t> order;
   for (int64_t g = 0; g < int64_t(m.pcc.size()); ++g)
     if (std::isfinite(m.pcc[size_t(g)])) order.push_back(g);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return m.pcc[size_t(a)] > m.pcc[size_t(b)]; });
   order.resize(std::min<size_t>(order.size(), size_t(std::max(0, ctx.heatmap_genes))));
+  for (const auto& set : ctx.markers)
+    for (int64_t g : panel_columns(s.genes, set.genes))
+      if (std::find(order.begin(), order.end(), g) == order.end()) order.push_back(g);
   json out = json::array();
-  if (order.empty()) return out;
-  HeatmapBackground bg = heatmap_background(*SlideImage::open(s.image.image_path));
-  std::vector<cv::Point2d> pts = to_points(s.pixel_xy);
-  for (int64_t g : order) {
-    const std::string& name = ctx.symbols[size_t(g)];
-    std::string rel = "heatmaps/" + file_safe_name(s.id + "_" + name) + ".png";
-    std::ostringstream title;
-    title << s.id << "  " << name << "  (r = " << std::fixed << std::setprecision(3) << m.pcc[size_t(g)] << ")";
-    write_heatmap_pair_png(ctx.out / rel, bg.rgb, bg.downsample, pts, column(pred, g), column(truth, g),
-                           s.image.spot_diameter_px, title.str());
-    out.push_back({{"gene", name}, {"path", rel}});
+  if (order.empty() && ctx.markers.empty()) return out;
+  const HeatmapBackground bg = heatmap_background(*SlideImage::open(s.image.image_path));
+  for (int64_t g : order)
+    out.push_back(write_pair(ctx, s, bg, ctx.symbols[size_t(g)], column(pred, g), column(truth, g), m.pcc[size_t(g)]));
+  for (const auto& set : ctx.markers) {
+    const auto cols = panel_columns(s.genes, set.genes);
+    if (cols.empty()) continue;
+    out.push_back(write_pair(ctx, s, bg, set.name + " score", gene_set_score(pred, cols), gene_set_score(truth, cols),
+                             number_or_nan(set_scores[set.name]["pcc"])));
+  }
+  return out;
+}
+
+double pearson_of(const std::vector<float>& a, const std::vector<float>& b) {
+  return pearson(a.data(), b.data(), int64_t(a.size()));
+}
+
+// Each marker set's score (mean z over its genes) on the prediction, the ridge's and the truth.
+json gene_set_results(const CvContext& ctx, const PreparedSection& s, const Matrix& pred, const Matrix& ridge_pred,
+                      const Matrix& truth) {
+  json out = json::object();
+  for (const auto& set : ctx.markers) {
+    const auto cols = panel_columns(s.genes, set.genes);
+    if (cols.empty()) continue;
+    const auto t = gene_set_score(truth, cols);
+    out[set.name] = {{"pcc", json_number(pearson_of(gene_set_score(pred, cols), t))},
+                     {"ridge_pcc", json_number(pearson_of(gene_set_score(ridge_pred, cols), t))},
+                     {"n_genes", cols.size()}};
   }
   return out;
 }
@@ -165,7 +198,8 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Mat
   p.counts = Matrix();
   p.normalization = "prediction";
   write_prepared_h5ad(ctx.out / "predictions" / (s.id + ".h5ad"), p);
-  j["heatmaps"] = write_heatmaps(ctx, s, m, pred, truth);
+  j["gene_sets"] = gene_set_results(ctx, s, pred, ridge_pred, truth);
+  j["heatmaps"] = write_heatmaps(ctx, s, m, pred, truth, j["gene_sets"]);
   return j;
 }
 

@@ -13,6 +13,7 @@
 
 #include "config/run_config.h"
 #include "encoders/section_features.h"
+#include "io/manifest.h"
 #include "pipeline/cv_folds.h"
 
 namespace hiscmcl {
@@ -23,6 +24,7 @@ struct CvContext {
   const std::vector<PreparedSection>& sections;
   const std::vector<SectionFeatures>& features;
   const std::vector<std::string>& symbols;  // display names of the panel genes
+  const std::vector<MarkerSet>& markers;    // scored one by one and as gene-set scores
   std::string store_key;
   std::filesystem::path out;
   int heatmap_genes = 4;

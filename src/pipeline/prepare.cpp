@@ -1,11 +1,16 @@
 #include "pipeline/prepare.h"
 
 #include <memory>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/thread_pool.h"
+#include "common/log.h"
 #include "config/choices.h"
+#include "data/gene_panel.h"
+#include "eval/gene_symbols.h"
 #include "io/manifest.h"
 #include "io/section_reader.h"
 
@@ -24,6 +29,37 @@ std::string counts_source(const ManifestSection& ms) {
 }
 
 }  // namespace
+
+std::vector<MarkerSet> resolve_markers(const PrepareOptions& opts, const Manifest& manifest,
+                                       const std::vector<std::string>& section_genes) {
+  std::vector<MarkerSet> out;
+  for (const auto& name : opts.marker_sets) {
+    bool found = false;
+    for (const auto& set : manifest.markers)
+      if (name == "all" || set.name == name) {
+        out.push_back(set);
+        found = true;
+      }
+    if (!found) {
+      std::string valid;
+      for (const auto& set : manifest.markers) valid += (valid.empty() ? "" : ", ") + set.name;
+      throw InputError(manifest.path.string(), "no marker set '" + name + "' in [markers] (sets: " +
+                                                   (valid.empty() ? "none" : valid) + ")");
+    }
+  }
+  if (!opts.add_genes.empty()) out.push_back({"added", opts.add_genes});
+  if (out.empty() || manifest.gene_symbols.empty()) return out;
+  // Symbols -> ids where the counts name genes by id (MOB: versioned Ensembl ids).
+  std::unordered_set<std::string> ids(section_genes.begin(), section_genes.end());
+  std::unordered_map<std::string, std::string> by_symbol;
+  for (const auto& [id, symbol] : load_gene_symbols(manifest.gene_symbols))
+    if (ids.count(id)) by_symbol.emplace(symbol, id);
+  for (auto& set : out)
+    for (auto& g : set.genes)
+      if (!ids.count(g))
+        if (auto it = by_symbol.find(g); it != by_symbol.end()) g = it->second;
+  return out;
+}
 
 PrepareSummary prepare_dataset(const PrepareOptions& opts) {
   check_out_replaceable(opts.out);  // fail before the slow part
@@ -45,6 +81,15 @@ PrepareSummary prepare_dataset(const PrepareOptions& opts) {
   }
 
   std::vector<std::string> panel = choose_panel(sections, opts.panel);
+  const std::vector<MarkerSet> markers = resolve_markers(opts, manifest, sections.front().genes);
+  if (!markers.empty()) {
+    std::vector<std::string> extra;
+    for (const auto& m : markers) extra.insert(extra.end(), m.genes.begin(), m.genes.end());
+    const size_t before = panel.size();
+    panel = with_added_genes(panel, extra);
+    spdlog::info("gene panel: {} marker genes added ({} were in it already)", panel.size() - before,
+                 extra.size() - (panel.size() - before));
+  }
   std::vector<PreparedSection> prepared(sections.size());
   parallel_for(int64_t(sections.size()), [&](int64_t i) {
     prepared[size_t(i)] = prepare_section(sections[size_t(i)], panel, opts.normalization,
@@ -54,6 +99,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& opts) {
 
   PrepareSummary summary;
   summary.genes = panel;
+  summary.markers = markers;
   for (const auto& p : prepared) {
     summary.section_ids.push_back(p.id);
     summary.n_spots[p.id] = p.n_spots();

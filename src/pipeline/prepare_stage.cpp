@@ -30,7 +30,9 @@ json prepare_inputs(const PrepareOptions& po, const Manifest& manifest) {
             {"top_mean", po.panel.top_mean}}},
           {"normalization", choice_name(po.normalization)},
           {"allow_missing_genes", po.allow_missing_genes},
-          {"allow_missing_spots", po.allow_missing_spots}};
+          {"allow_missing_spots", po.allow_missing_spots},
+          {"markers", po.marker_sets},
+          {"add_genes", po.add_genes}};
 }
 
 PreparedStore prepare_or_reuse(const PrepareOptions& po, const Manifest& manifest) {

@@ -80,6 +80,11 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   auto encoder = bundle_encoder(bundle);  // an end-to-end model brings its trained trunk
   SectionFeatures f = embed_spots(*image, opt.image.string(), q.pixel_xy, diam, bundle.config.encoder, *encoder);
   Matrix pred = RetrievalPredictor(bundle).predict(q.pixel_xy, f);
+  if (chosen.empty())  // the model's markers, else the highest-mean genes
+    for (const auto& g : bundle.markers)
+      if (auto it = std::find(bundle.genes.begin(), bundle.genes.end(), g); it != bundle.genes.end() &&
+          std::find(chosen.begin(), chosen.end(), it - bundle.genes.begin()) == chosen.end())
+        chosen.push_back(it - bundle.genes.begin());
   if (chosen.empty()) chosen = highest_mean_genes(pred, opt.heatmaps);
 
   AtomicPath out(opt.out);

@@ -18,7 +18,7 @@ struct SlidePredictionOptions {
   double spot_diameter_px = 0;  // > 0: this image's spot size; else scaled from um_per_px or the model's
   double um_per_px = 0;
   double grid_pitch = 2.0;      // in spot diameters
-  std::vector<std::string> genes;  // to draw; empty: the `heatmaps` highest-mean genes
+  std::vector<std::string> genes;  // to draw; empty: the model's markers, else the `heatmaps` highest-mean genes
   int heatmaps = 4;
 };
 

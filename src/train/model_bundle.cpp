@@ -20,6 +20,7 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   j["genes"] = b.genes;
   j["normalization"] = b.normalization;
   j["train_sections"] = b.train_sections;
+  j["markers"] = b.markers;
   j["key_offsets"] = b.key_offsets;
   j["spot_diameter_px"] = b.spot_diameter_px;
   j["um_per_px"] = b.um_per_px;
@@ -70,6 +71,7 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     b.genes = j["genes"].get<std::vector<std::string>>();
     b.normalization = j["normalization"];
     b.train_sections = j["train_sections"].get<std::vector<std::string>>();
+    b.markers = j.value("markers", std::vector<std::string>{});
     b.key_offsets = j["key_offsets"].get<std::vector<int64_t>>();
     b.spot_diameter_px = j["spot_diameter_px"];
     b.um_per_px = j["um_per_px"];

@@ -28,6 +28,7 @@ struct ModelBundle {
   std::vector<std::string> genes;
   std::string normalization;       // training input normalisation
   std::vector<std::string> train_sections;
+  std::vector<std::string> markers;  // marker genes of the panel (the store's), drawn by `predict`
   std::vector<int64_t> key_offsets;  // per training section in the key matrices
   double spot_diameter_px = 0;     // median over training sections
   double um_per_px = 0;

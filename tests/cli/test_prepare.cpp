@@ -2,6 +2,7 @@
 // stored values, missing panel genes (error or zero fill), and no partial output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -135,4 +136,39 @@ TEST(PrepareCli, HvgPanelObeysTheDetectionRuleAndOrder) {
       if (detected[g - 1] == detected[g]) EXPECT_LT(genes[g - 1], genes[g]) << "ties by name";
     }
   }
+}
+
+TEST(PrepareCli, Her2stMarkersFollowThePublishedPanel) {
+  HISCMCL_REQUIRE_DATA("her2st");
+  test::TempDir tmp;
+  const std::string panel = "--sections C2 --genes '" + (test::shared_data() / "her2st/genes/her_hvg_cut_1000.npy").string() + "'";
+  auto plain = test::run_hiscmcl(her2st_args(tmp, panel));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  auto paper = nlohmann::json::parse(read_text_file(tmp / "store/summary.json"))["genes"];
+  ASSERT_EQ(paper.size(), 785u);
+  EXPECT_EQ(std::find(paper.begin(), paper.end(), "ERBB2"), paper.end());  // why markers are needed
+
+  auto r = test::run_hiscmcl(her2st_args(tmp, panel + " --markers all"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(read_text_file(tmp / "store/summary.json"));
+  const auto& genes = j["genes"];
+  // Markers the panel lacks follow it in the manifest's order; those it has keep their place.
+  std::vector<std::string> expected;
+  for (const char* g : {"ERBB2", "GRB7", "KRT19", "EPCAM", "MKI67", "ESR1", "PTPRC", "CD3E", "CD68", "MS4A1",
+                        "CD74", "IGKC", "COL1A1"})
+    if (std::find(paper.begin(), paper.end(), g) == paper.end()) expected.push_back(g);
+  ASSERT_EQ(expected.size(), 9u);  // nine of the thirteen are not in the paper's panel
+  ASSERT_EQ(genes.size(), 785u + expected.size());
+  for (size_t g = 0; g < 785; ++g) ASSERT_EQ(genes[g], paper[g]) << g;  // the paper's panel, unchanged
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(genes[785 + i], expected[i]) << i;
+  EXPECT_EQ(genes[785], "ERBB2");
+  EXPECT_EQ(j["markers"]["immune"], nlohmann::json({"PTPRC", "CD3E", "CD68", "MS4A1", "CD74", "IGKC"}));
+  PreparedSection c2 = read_prepared_h5ad(tmp / "store/C2.h5ad");
+  double erbb2 = 0;
+  for (int64_t s = 0; s < c2.n_spots(); ++s) erbb2 += c2.counts(s, 785);
+  EXPECT_GT(erbb2, 100) << "ERBB2 counts in a HER2+ tumour";
+
+  auto bad = test::run_hiscmcl(her2st_args(tmp, panel + " --markers her3"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("her2_amplicon"), std::string::npos) << bad.output;
 }

@@ -17,21 +17,9 @@ using namespace hiscmcl::test;
 
 namespace {
 
-const fs::path& small_synthetic() {
-  static TempDir dir;
-  static bool made = false;
-  if (!made) {
-    auto r = run_hiscmcl("synth --quiet --out '" + (dir / "syn").string() +
-                         "' --sections 3 --grid 8 --genes 30 --um-per-px 2 --seed 5");
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    made = true;
-  }
-  static fs::path p = dir / "syn";
-  return p;
-}
-
 struct CvRun {
   TempDir tmp;
+  fs::path manifest;  // empty: the small synthetic dataset's
   std::string config(const std::string& overrides) {
     fs::path p = tmp / "config.toml";
     hiscmcl::write_text_file(p, default_config_with("epochs = 2\nensemble = 1\nk = 50\n" + overrides));
@@ -39,7 +27,7 @@ struct CvRun {
   }
   CommandResult cv(const std::string& overrides = "", const std::string& extra = "", const std::string& env = "") {
     return run_command(env + " '" + std::string(HISCMCL_BIN) + "' cv --manifest '" +
-                       (small_synthetic() / "manifest.toml").string() + "' --config '" + config(overrides) +
+                       (manifest.empty() ? small_synthetic() / "manifest.toml" : manifest).string() + "' --config '" + config(overrides) +
                        "' --heatmap-genes 1 --out '" + (tmp / "cv").string() + "' " + extra);
   }
   json metrics() { return json::parse(hiscmcl::read_text_file(tmp / "cv" / "metrics.json")); }
@@ -144,4 +132,40 @@ TEST(Reuse, ARunKilledAtAnyStageResumesToTheUninterruptedResult) {
       if (e.path().extension() == ".json") EXPECT_NO_THROW(json::parse(hiscmcl::read_text_file(e.path()))) << e.path();
     EXPECT_TRUE(has(hiscmcl::read_text_file(run.tmp / "cv" / "report.html"), "</html>"));
   }
+}
+
+TEST(Markers, CvScoresMarkerGenesAndSetsBesideRidgeAndPredictDrawsThem) {
+  CvRun run;
+  const fs::path syn = small_synthetic();
+  run.manifest = run.tmp / "manifest.toml";  // the synthetic manifest with marker sets, beside its files
+  hiscmcl::write_text_file(run.manifest, hiscmcl::read_text_file(syn / "manifest.toml") +
+                                             "\n[markers]\nimmune = [\"PTPRC\", \"CD3E\"]\ntumour = [\"EPCAM\", \"ERBB2\"]\n");
+  auto r = run.cv("", "--data-root '" + syn.string() + "' --hvg 5 --markers all");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(has(r.output, "markers, mean PCC")) << r.output;
+  json m = run.metrics();
+  ASSERT_TRUE(m.contains("markers")) << m.dump(1);
+  for (const char* g : {"PTPRC", "CD3E", "EPCAM", "ERBB2"}) {
+    const json& e = m["markers"]["genes"][g];
+    EXPECT_EQ(e["sections"].size(), 3u) << g;
+    EXPECT_EQ(e["ridge"]["sections"].size(), 3u) << g;
+    EXPECT_TRUE(e["mean"].is_number()) << g;
+    EXPECT_TRUE(fs::exists(run.tmp / "cv" / "heatmaps" / ("S1_" + std::string(g) + ".png"))) << g;
+  }
+  EXPECT_EQ(m["markers"]["sets"]["immune"]["genes"], json::array({"PTPRC", "CD3E"}));
+  // The synthetic immune programme follows the tissue: its predicted score tracks the measured one.
+  EXPECT_GT(m["markers"]["sets"]["immune"]["mean"].get<double>(), 0.3) << m["markers"]["sets"].dump();
+  EXPECT_GE(m["n_genes"].get<int>(), 4);
+  EXPECT_EQ(m["n_markers"], 4);
+  std::string html = hiscmcl::read_text_file(run.tmp / "cv" / "report.html");
+  EXPECT_TRUE(has(html, "Marker genes and gene-set scores")) << "report";
+  EXPECT_TRUE(has(html, "immune score"));
+
+  // predict draws the model's markers when no gene is named.
+  auto p = run_hiscmcl("predict --quiet --model '" + (run.tmp / "cv/folds/S1/model").string() + "' --image '" +
+                       (syn / "S1.jpg").string() + "' --spots '" + (syn / "S1_spots.tsv").string() + "' --out '" +
+                       (run.tmp / "pred").string() + "'");
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  for (const char* g : {"PTPRC", "CD3E", "EPCAM", "ERBB2"})
+    EXPECT_TRUE(fs::exists(run.tmp / "pred" / ("heatmap_" + std::string(g) + ".png"))) << g;
 }

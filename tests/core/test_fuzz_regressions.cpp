@@ -2,6 +2,8 @@
 // must now be a clean InputError (or a correct result), not a sanitizer report, an abort or a
 // multi-terabyte allocation.
 #include <gtest/gtest.h>
+#include <hdf5.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <fstream>
@@ -9,6 +11,8 @@
 
 #include "common/error.h"
 #include "encoders/torchscript_sidecar.h"
+#include "io/h5ad.h"
+#include "io/hdf5_file.h"
 #include "io/manifest.h"
 #include "io/npy.h"
 #include "io/spot_list.h"
@@ -167,4 +171,160 @@ TEST(FuzzRegressions, ManifestMalformedTableHeaders) {
     std::string msg = test::input_error_of([&] { load_manifest(tmp / "m.toml"); });
     EXPECT_TRUE(has(msg, "invalid TOML")) << text << ": " << msg;
   }
+}
+
+namespace {
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A tiny prepared section (2 spots x 2 genes), as the dataset store writes it.
+PreparedSection tiny_prepared() {
+  PreparedSection s;
+  s.id = "A1";
+  s.genes = {"ERBB2", "GNAS"};
+  s.spot_ids = {"10x13", "11x14"};
+  s.expression.rows = 2;
+  s.expression.cols = 2;
+  s.expression.data = {0.5f, 1, 0, 2};
+  s.pixel_xy = {{{100, 200}}, {{300, 400}}};
+  s.image.width = 640;
+  s.image.height = 480;
+  s.normalization = "per_spot";
+  return s;
+}
+
+}  // namespace
+
+// fuzz_10x_h5: an integer datatype message with precision 0 (a 4-byte type) made libhdf5's
+// integer-to-float conversion read far past its buffer (H5T__bit_copy, SIGBUS) in the H5Dread of
+// matrix/data. Bit layouts that do not fit the type's size are refused before any conversion.
+TEST(FuzzRegressions, Hdf5NumberTypeWithImpossibleBitLayout) {
+  test::TempDir tmp;
+  {
+    // int32 with an unusual but valid layout (bits 3..29), so that the patch below finds it.
+    hid_t f = H5Fcreate((tmp / "ok.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_STD_I32LE);
+    H5Tset_precision(t, 27);
+    H5Tset_offset(t, 3);
+    hsize_t n = 4;
+    hid_t sp = H5Screate_simple(1, &n, nullptr);
+    hid_t d = H5Dcreate2(f, "x", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const int32_t v[4] = {1, 2, 3, 40};
+    H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Fclose(f);
+  }
+  EXPECT_EQ(hdf5::File::open(tmp / "ok.h5", "x").dataset("x").read_numbers<float>({4}),
+            (std::vector<float>{1, 2, 3, 40}));
+  // The fixed-point properties of the datatype message: size 4, bit offset 3, precision 27.
+  const std::string ok = read_bytes(tmp / "ok.h5");
+  const std::string layout("\x04\x00\x00\x00\x03\x00\x1b\x00", 8);
+  const size_t at = ok.find(layout);
+  ASSERT_NE(at, std::string::npos);
+  for (const std::string& patch : {std::string("\x03\x00\x00\x00", 4),    // precision 0
+                                   std::string("\x00\x70\x1b\x00", 4)}) {  // offset 28672
+    std::string bad = ok;
+    bad.replace(at + 4, 4, patch);
+    write_bytes(tmp / "bad.h5", bad);
+    for (bool in_memory : {false, true}) {
+      std::string msg = test::input_error_of([&] {
+        hdf5::File f = in_memory ? hdf5::File::open_image(bad.data(), bad.size(), "bad.h5", "x")
+                                 : hdf5::File::open(tmp / "bad.h5", "x");
+        f.dataset("x").read_numbers<float>({4});
+      });
+      EXPECT_TRUE(has(msg, "bad.h5 (dataset /x): unreadable type of integers: its bit layout")) << msg;
+    }
+  }
+}
+
+// fuzz_h5ad: uns/image_width = 1.08e18 was cast to int (undefined behaviour; UBSan: "outside
+// the range of representable values of type 'int'"). Image sizes must be pixel counts.
+TEST(FuzzRegressions, PreparedH5adImageSizeOutOfRange) {
+  test::TempDir tmp;
+  for (double width : {1.08086e18, -3.0, 12.5}) {
+    write_prepared_h5ad(tmp / "p.h5ad", tiny_prepared());
+    hid_t f = H5Fopen((tmp / "p.h5ad").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "uns/image_width", H5P_DEFAULT);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(f, "uns/image_width", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &width);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Fclose(f);
+    std::string msg = test::input_error_of([&] { read_prepared_h5ad(tmp / "p.h5ad"); });
+    EXPECT_TRUE(has(msg, "p.h5ad (dataset /uns/image_width): expected an image size in pixels")) << msg;
+  }
+  write_prepared_h5ad(tmp / "p.h5ad", tiny_prepared());
+  EXPECT_EQ(read_prepared_h5ad(tmp / "p.h5ad").image.width, 640);
+}
+
+namespace {
+
+// /x: 8 int32 in one chunk of 8, gzip level 6 or unfiltered.
+void write_chunked(const fs::path& p, bool gzip) {
+  hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t n = 8;
+  hid_t sp = H5Screate_simple(1, &n, nullptr);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 1, &n);
+  if (gzip) H5Pset_deflate(dcpl, 6);
+  hid_t d = H5Dcreate2(f, "x", H5T_STD_I32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  const int32_t v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(sp);
+  H5Fclose(f);
+}
+
+}  // namespace
+
+// fuzz_10x_h5: libhdf5 copies a whole chunk out of the buffer it read the chunk into without
+// checking the buffer's size, so a chunk stored in fewer bytes than it holds (its B-tree key
+// patched) or a gzip chunk that inflates to fewer bytes was a heap-buffer-overflow inside
+// H5Dread (H5VM_memcpyvv). Both are now refused before reading.
+TEST(FuzzRegressions, Hdf5ChunkShorterThanItHolds) {
+  test::TempDir tmp;
+  const std::vector<int64_t> values = {1, 2, 3, 4, 5, 6, 7, 8};
+  auto read_x = [&](const fs::path& p) {
+    return hdf5::File::open(p, "x").dataset("x").read_numbers<int64_t>({8});
+  };
+
+  // Unfiltered: the chunk's key in the v1 B-tree (size 32, filter mask 0, offsets 0, 0) says 8.
+  write_chunked(tmp / "raw.h5", false);
+  EXPECT_EQ(read_x(tmp / "raw.h5"), values);
+  std::string bytes = read_bytes(tmp / "raw.h5");
+  const std::string key = std::string("\x20\x00\x00\x00", 4) + std::string(20, '\0');
+  const size_t at = bytes.find(key, bytes.find("TREE"));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = '\x08';
+  write_bytes(tmp / "raw.h5", bytes);
+  std::string msg = test::input_error_of([&] { read_x(tmp / "raw.h5"); });
+  EXPECT_TRUE(has(msg, "raw.h5 (dataset /x): a chunk is stored in 8 bytes but holds 32")) << msg;
+
+  // gzip: the stored stream replaced by one of the first 4 values only (shorter, so it fits).
+  write_chunked(tmp / "gz.h5", true);
+  EXPECT_EQ(read_x(tmp / "gz.h5"), values);
+  bytes = read_bytes(tmp / "gz.h5");
+  const int32_t v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  auto deflated = [](const void* data, size_t n) {
+    uLongf len = compressBound(uLong(n));
+    std::string out(len, '\0');
+    compress2(reinterpret_cast<Bytef*>(&out[0]), &len, static_cast<const Bytef*>(data), uLong(n), 6);
+    out.resize(len);
+    return out;
+  };
+  const std::string whole = deflated(v, sizeof v), half = deflated(v, sizeof v / 2);
+  const size_t stream = bytes.find(whole);
+  ASSERT_NE(stream, std::string::npos);
+  ASSERT_LE(half.size(), whole.size());
+  bytes.replace(stream, half.size(), half);
+  write_bytes(tmp / "gz.h5", bytes);
+  msg = test::input_error_of([&] { read_x(tmp / "gz.h5"); });
+  EXPECT_TRUE(has(msg, "gz.h5 (dataset /x): a gzip chunk inflates to 16 bytes but holds 32")) << msg;
 }

@@ -35,6 +35,7 @@ void check_prepared(const hiscmcl::PreparedSection& s) {
   FUZZ_CHECK(s.pixel_xy.size() == size_t(n));
   FUZZ_CHECK(s.array_xy.empty() || s.array_xy.size() == size_t(n));
   FUZZ_CHECK(s.labels.empty() || s.labels.size() == size_t(n));
+  FUZZ_CHECK(s.image.width >= 0 && s.image.height >= 0);
 }
 
 }  // namespace

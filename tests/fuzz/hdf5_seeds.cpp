@@ -238,6 +238,17 @@ void write_sparse_h5ad(const fs::path& path, bool old_categorical) {
   } else {
     hdf5::Group label = obs.create_group("label");
     encoding(label, "categorical", "0.2.0");
+    // ordered = False, as h5py stores a bool (an int8 enum FALSE/TRUE).
+    hid_t boolean = H5Tenum_create(H5T_NATIVE_INT8);
+    const int8_t no = 0, yes = 1;
+    H5Tenum_insert(boolean, "FALSE", &no);
+    H5Tenum_insert(boolean, "TRUE", &yes);
+    hid_t scalar = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(label.id(), "ordered", boolean, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, boolean, &no);
+    H5Aclose(a);
+    H5Sclose(scalar);
+    H5Tclose(boolean);
     encoding(label.write_numbers<int64_t>("codes", {3}, codes), "array", "0.2.0");
     encoding(label.write_strings("categories", categories), "string-array", "0.2.0");
   }
