@@ -6,7 +6,6 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "eval/gene_symbols.h"
-#include "io/dataset_store.h"
 #include "io/manifest.h"
 #include "pipeline/cv_outputs.h"
 #include "pipeline/fold_stage.h"
@@ -72,8 +71,7 @@ CvResult run_cross_validation(const CvOptions& opt) {
   const std::vector<std::string> symbols = gene_symbols(manifest, store.sections.front().genes);
   const std::vector<SectionFeatures> features = embed_all(opt.out / "data", store.sections, cfg);
 
-  const std::vector<MarkerSet> markers = store_marker_sets(opt.out / "data");
-  const CvContext ctx{cfg, store.sections, features, symbols, markers, store.key, opt.out, opt.heatmap_genes};
+  const CvContext ctx{cfg, store.sections, features, symbols, store.markers, store.key, opt.out, opt.heatmap_genes};
   const std::vector<Fold> folds = make_folds(store.sections, opt.split);
   std::vector<FoldOutcome> outcomes;
   ProgressBar bar("cv folds", int64_t(folds.size()), "fold");

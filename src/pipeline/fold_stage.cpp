@@ -69,10 +69,11 @@ struct FoldModel {
 // The fold's model: reused when its stage record matches, else trained and saved with its record.
 FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inputs, const fs::path& fdir) {
   const fs::path model_dir = fdir / "model";
-  const auto why = stale_reason(read_stage_record(model_dir / "stage.json"), inputs);
+  const StageRecord record = read_stage_record(model_dir / "stage.json");
+  const auto why = stale_reason(record, inputs);
   if (!why) {
     spdlog::info("cv: fold {}: reusing its trained model", fold.name);
-    FoldModel m{load_model_bundle(model_dir), read_stage_record(model_dir / "stage.json").extra};
+    FoldModel m{load_model_bundle(model_dir), record.extra};
     set_predict_config(m.bundle, ctx.cfg.predict);  // prediction settings are the run's, not the model's
     return m;
   }

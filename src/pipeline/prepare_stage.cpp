@@ -45,7 +45,7 @@ PreparedStore prepare_or_reuse(const PrepareOptions& po, const Manifest& manifes
   } else {
     spdlog::info("cv: reusing the prepared store {}", po.out.string());
   }
-  return {load_store_sections(po.out), stage_key(inputs)};
+  return {load_store_sections(po.out), stage_key(inputs), store_marker_sets(po.out)};
 }
 
 }  // namespace hiscmcl

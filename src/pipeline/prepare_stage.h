@@ -15,6 +15,7 @@ namespace hiscmcl {
 struct PreparedStore {
   std::vector<PreparedSection> sections;
   std::string key;  // the stage key of the store's inputs
+  std::vector<MarkerSet> markers;  // the marker sets its panel carries (summary.json)
 };
 
 nlohmann::json prepare_inputs(const PrepareOptions& po, const Manifest& manifest);
