@@ -26,7 +26,7 @@ CommandRegistrar reg(
       cmd.add_option("--spot-diameter-px", o->p.spot_diameter_px, "Spot diameter in this image's pixels");
       cmd.add_option("--um-per-px", o->p.um_per_px, "This image's resolution (scales the training spot size)");
       cmd.add_option("--grid-pitch", o->p.grid_pitch, "Grid pitch in spot diameters (default 2, the ST array)");
-      cmd.add_option("--genes", o->p.genes, "Comma list of genes to draw (default: the 4 highest mean)")
+      cmd.add_option("--genes", o->p.genes, "Comma list of genes to draw (default: the model's markers and their set scores, else the 4 highest mean)")
           ->delimiter(',');
       cmd.add_option("--heatmaps", o->p.heatmaps, "Number of default heatmaps (default 4)");
       return [o] {
@@ -35,7 +35,10 @@ CommandRegistrar reg(
         o->p.spots = o->spots;
         o->p.out = o->out;
         SlidePredictionSummary s = predict_slide(o->p);
-        spdlog::info("predict: wrote {} (prediction.h5ad, prediction.csv, {} heatmaps)", o->out, s.heatmaps);
+        std::string scores;
+        for (const auto& name : s.scores) scores += (scores.empty() ? "; gene-set scores in obs: " : ", ") + name;
+        spdlog::info("predict: wrote {} (prediction.h5ad, prediction.csv, {} heatmaps{})", o->out, s.heatmaps,
+                     scores);
         return 0;
       };
     });

@@ -47,8 +47,7 @@ CommandRegistrar reg(
           for (auto& s : sections) features.push_back(embed_section(o->data, s, cfg.encoder, cfg.train.seed, encoder.get()));
           r = train_frozen(ptrs, features, cfg);
         }
-        for (const auto& set : store_marker_sets(o->data))
-          r.bundle.markers.insert(r.bundle.markers.end(), set.genes.begin(), set.genes.end());
+        r.bundle.marker_sets = store_marker_sets(o->data);
         AtomicPath out(o->out);
         std::filesystem::create_directories(out.temp());
         save_model_bundle(out.temp(), r.bundle);

@@ -61,6 +61,12 @@ void check_shape(const PreparedSection& s, const std::string& file) {
   if (int64_t(s.pixel_xy.size()) != n) bad("pixel_xy has the wrong length");
   if (!s.array_xy.empty() && int64_t(s.array_xy.size()) != n) bad("array_xy has the wrong length");
   if (!s.labels.empty() && int64_t(s.labels.size()) != n) bad("labels has the wrong length");
+  for (const auto& c : s.obs_columns) {
+    if (int64_t(c.values.size()) != n) bad("obs column " + c.name + " has the wrong length");
+    if (c.name.empty() || c.name.find('/') != std::string::npos) bad("obs column '" + c.name + "' is not a valid name");
+    for (const char* fixed : {"_index", "array_x", "array_y", "pixel_x", "pixel_y", "label"})
+      if (c.name == fixed) bad("obs column " + c.name + " would replace a fixed column");
+  }
 }
 
 // ---------------------------------------------------------------- reading
@@ -245,6 +251,11 @@ void write_prepared_h5ad(const fs::path& path, const PreparedSection& s) {
       if (!s.labels.empty()) {
         strings(obs, "label", s.labels);
         columns.push_back("label");
+      }
+      for (const auto& c : s.obs_columns) {
+        std::vector<double> v(c.values.begin(), c.values.end());
+        array(obs, c.name.c_str(), {n}, v.data());
+        columns.push_back(c.name);
       }
       obs.write_attr_strings("column-order", columns);
     }

@@ -37,6 +37,12 @@ struct Section {
 };
 
 // A section after `prepare`: panel expression, normalised, as stored in DATA/<id>.h5ad.
+// A numeric obs column beyond the fixed ones (a prediction's gene-set scores).
+struct ObsColumn {
+  std::string name;
+  std::vector<float> values;  // one per spot
+};
+
 struct PreparedSection {
   std::string id;
   std::string patient;
@@ -47,6 +53,7 @@ struct PreparedSection {
   std::vector<std::array<double, 2>> array_xy;
   std::vector<std::array<double, 2>> pixel_xy;
   std::vector<std::string> labels;
+  std::vector<ObsColumn> obs_columns;  // written to obs after the fixed columns; not read back
   ImageGeometry image;
   std::string normalization;  // "per_spot" | "per_gene_compat" | "per_spot_ln"
 

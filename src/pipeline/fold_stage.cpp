@@ -87,7 +87,7 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   TrainResult tr = ctx.cfg.train.mode == TrainMode::end_to_end ? train_end_to_end(train_ptrs, ctx.cfg)
                                                                : train_frozen(train_ptrs, train_feats, ctx.cfg);
   FoldModel m{std::move(tr.bundle), {{"loss", json::array()}, {"train_seconds", tr.seconds}}};
-  for (const auto& set : ctx.markers) m.bundle.markers.insert(m.bundle.markers.end(), set.genes.begin(), set.genes.end());
+  m.bundle.marker_sets = ctx.markers;
   for (auto& e : tr.log) m.extra["loss"].push_back({e.epoch, json_number(e.loss)});
   AtomicPath out(model_dir);
   fs::create_directories(out.temp());

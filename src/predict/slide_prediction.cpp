@@ -10,6 +10,7 @@
 #include "common/file_names.h"
 #include "common/log.h"
 #include "encoders/section_features.h"
+#include "eval/gene_sets.h"
 #include "eval/heatmap.h"
 #include "io/h5ad.h"
 #include "io/slide_image.h"
@@ -46,17 +47,29 @@ std::vector<int64_t> highest_mean_genes(const Matrix& pred, int n) {
   return order;
 }
 
-std::string prediction_csv(const QuerySpots& q, const Matrix& pred, const std::vector<std::string>& genes) {
+std::string prediction_csv(const QuerySpots& q, const Matrix& pred, const std::vector<std::string>& genes,
+                           const std::vector<ObsColumn>& scores) {
   std::ostringstream csv;
   csv << "id,pixel_x,pixel_y";
   for (auto& g : genes) csv << "," << g;
+  for (auto& c : scores) csv << "," << c.name;
   csv << "\n" << std::setprecision(6);
   for (int64_t i = 0; i < pred.rows; ++i) {
     csv << q.ids[size_t(i)] << "," << q.pixel_xy[size_t(i)][0] << "," << q.pixel_xy[size_t(i)][1];
     for (int64_t g = 0; g < pred.cols; ++g) csv << "," << pred(i, g);
+    for (auto& c : scores) csv << "," << c.values[size_t(i)];
     csv << "\n";
   }
   return csv.str();
+}
+
+// Each marker set's score on the prediction (sets with no gene in the panel have none).
+std::vector<ObsColumn> marker_set_scores(const ModelBundle& bundle, const Matrix& pred) {
+  std::vector<ObsColumn> out;
+  for (const auto& set : bundle.marker_sets)
+    if (auto cols = panel_columns(bundle.genes, set.genes); !cols.empty())
+      out.push_back({set.name + "_score", gene_set_score(pred, cols)});
+  return out;
 }
 
 double spot_diameter(const SlidePredictionOptions& opt, const ModelBundle& bundle) {
@@ -80,11 +93,9 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   auto encoder = bundle_encoder(bundle);  // an end-to-end model brings its trained trunk
   SectionFeatures f = embed_spots(*image, opt.image.string(), q.pixel_xy, diam, bundle.config.encoder, *encoder);
   Matrix pred = RetrievalPredictor(bundle).predict(q.pixel_xy, f);
-  if (chosen.empty())  // the model's markers, else the highest-mean genes
-    for (const auto& g : bundle.markers)
-      if (auto it = std::find(bundle.genes.begin(), bundle.genes.end(), g); it != bundle.genes.end() &&
-          std::find(chosen.begin(), chosen.end(), it - bundle.genes.begin()) == chosen.end())
-        chosen.push_back(it - bundle.genes.begin());
+  const std::vector<ObsColumn> scores = marker_set_scores(bundle, pred);
+  const bool draw_markers = chosen.empty();  // no gene named: the model's markers and their scores
+  if (draw_markers) chosen = panel_columns(bundle.genes, bundle.marker_genes());
   if (chosen.empty()) chosen = highest_mean_genes(pred, opt.heatmaps);
 
   AtomicPath out(opt.out);
@@ -101,8 +112,9 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   p.image.width = image->width();
   p.image.height = image->height();
   p.normalization = "prediction";
+  p.obs_columns = scores;
   write_prepared_h5ad(out.temp() / "prediction.h5ad", p);
-  write_text_file(out.temp() / "prediction.csv", prediction_csv(q, pred, bundle.genes));
+  write_text_file(out.temp() / "prediction.csv", prediction_csv(q, pred, bundle.genes, scores));
 
   HeatmapBackground bg = heatmap_background(*image);
   std::vector<cv::Point2d> pts = to_points(q.pixel_xy);
@@ -113,8 +125,17 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
     write_heatmap_png(out.temp() / ("heatmap_" + file_safe_name(name) + ".png"), bg.rgb, bg.downsample, pts, v, diam,
                       p.id + "  " + name + "  (predicted)");
   }
+  size_t drawn = chosen.size();
+  std::vector<std::string> score_names;
+  for (const auto& c : scores) {
+    score_names.push_back(c.name);
+    if (!draw_markers) continue;
+    write_heatmap_png(out.temp() / ("heatmap_" + file_safe_name(c.name) + ".png"), bg.rgb, bg.downsample, pts,
+                      c.values, diam, p.id + "  " + c.name + "  (predicted, mean z)");
+    ++drawn;
+  }
   out.commit();
-  return {int64_t(q.ids.size()), q.format, diam, chosen.size()};
+  return {int64_t(q.ids.size()), q.format, diam, drawn, score_names};
 }
 
 }  // namespace hiscmcl

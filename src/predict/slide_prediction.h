@@ -1,8 +1,11 @@
 // `predict` as a library call: expression of every spot of a new H&E image from a trained model,
 // at given spots or on a grid laid over the detected tissue. Writes, atomically as one folder:
-//   OUT/prediction.h5ad  X = predicted expression, obs ids and coordinates, obsm["spatial"]
-//   OUT/prediction.csv   id,pixel_x,pixel_y,<genes...>
-//   OUT/heatmap_<gene>.png  the chosen genes over the H&E
+//   OUT/prediction.h5ad  X = predicted expression, obs ids, coordinates and <set>_score per
+//                        marker set of the model, obsm["spatial"]
+//   OUT/prediction.csv   id,pixel_x,pixel_y,<genes...>,<set>_score...
+//   OUT/heatmap_<gene>.png        the chosen genes over the H&E
+//   OUT/heatmap_<set>_score.png   each marker set's score (mean z over its genes), drawn with the
+//                                 model's markers (that is, when no gene is named)
 // Everything that can be checked before the prediction is (model, genes to draw, spot table).
 #pragma once
 #include <cstdint>
@@ -27,6 +30,7 @@ struct SlidePredictionSummary {
   std::string spot_format;  // what the spot table was read as, or "grid"
   double spot_diameter_px = 0;
   size_t heatmaps = 0;
+  std::vector<std::string> scores;  // the gene-set scores written (obs column names)
 };
 
 SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt);

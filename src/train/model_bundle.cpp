@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "common/atomic_output.h"
 #include "common/error.h"
 
@@ -9,6 +11,14 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace hiscmcl {
+
+std::vector<std::string> ModelBundle::marker_genes() const {
+  std::vector<std::string> out;
+  for (const auto& set : marker_sets)
+    for (const auto& g : set.genes)
+      if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  return out;
+}
 
 void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   fs::create_directories(dir);
@@ -20,7 +30,8 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   j["genes"] = b.genes;
   j["normalization"] = b.normalization;
   j["train_sections"] = b.train_sections;
-  j["markers"] = b.markers;
+  j["marker_sets"] = json::array();
+  for (const auto& set : b.marker_sets) j["marker_sets"].push_back({{"name", set.name}, {"genes", set.genes}});
   j["key_offsets"] = b.key_offsets;
   j["spot_diameter_px"] = b.spot_diameter_px;
   j["um_per_px"] = b.um_per_px;
@@ -71,7 +82,8 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     b.genes = j["genes"].get<std::vector<std::string>>();
     b.normalization = j["normalization"];
     b.train_sections = j["train_sections"].get<std::vector<std::string>>();
-    b.markers = j.value("markers", std::vector<std::string>{});
+    for (const auto& set : j.value("marker_sets", json::array()))
+      b.marker_sets.push_back({set.at("name").get<std::string>(), set.at("genes").get<std::vector<std::string>>()});
     b.key_offsets = j["key_offsets"].get<std::vector<int64_t>>();
     b.spot_diameter_px = j["spot_diameter_px"];
     b.um_per_px = j["um_per_px"];

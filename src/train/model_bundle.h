@@ -18,6 +18,7 @@
 #include "model/hiscmcl_model.h"
 #include "encoders/cnn.h"
 #include "config/run_config.h"
+#include "io/manifest.h"
 #include "train/feature_tensors.h"
 
 namespace hiscmcl {
@@ -28,7 +29,7 @@ struct ModelBundle {
   std::vector<std::string> genes;
   std::string normalization;       // training input normalisation
   std::vector<std::string> train_sections;
-  std::vector<std::string> markers;  // marker genes of the panel (the store's), drawn by `predict`
+  std::vector<MarkerSet> marker_sets;  // the store's, of panel genes: drawn and scored by `predict`
   std::vector<int64_t> key_offsets;  // per training section in the key matrices
   double spot_diameter_px = 0;     // median over training sections
   double um_per_px = 0;
@@ -40,6 +41,8 @@ struct ModelBundle {
   // train.ensemble > 1: the members trained with seeds seed + 1, seed + 2, ...; predictions are
   // the mean of every member's (this bundle is member 0).
   std::vector<ModelBundle> members;
+
+  std::vector<std::string> marker_genes() const;  // of every set, in order, each once
 };
 
 // Prediction settings are the caller's, not fixed at training: this sets them on b and its members.

@@ -9,6 +9,10 @@
 #include <regex>
 
 #include "common/atomic_output.h"
+#include "eval/gene_sets.h"
+#include "eval/metrics.h"
+#include "io/h5ad.h"
+#include "io/hdf5_file.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -166,6 +170,22 @@ TEST(Markers, CvScoresMarkerGenesAndSetsBesideRidgeAndPredictDrawsThem) {
                        (syn / "S1.jpg").string() + "' --spots '" + (syn / "S1_spots.tsv").string() + "' --out '" +
                        (run.tmp / "pred").string() + "'");
   ASSERT_EQ(p.exit_code, 0) << p.output;
-  for (const char* g : {"PTPRC", "CD3E", "EPCAM", "ERBB2"})
+  for (const char* g : {"PTPRC", "CD3E", "EPCAM", "ERBB2", "immune_score", "tumour_score"})
     EXPECT_TRUE(fs::exists(run.tmp / "pred" / ("heatmap_" + std::string(g) + ".png"))) << g;
+
+  // obs holds each set's score: the mean z of its genes over the predicted X, and the immune
+  // score follows the measured one of that section.
+  const hiscmcl::hdf5::File f = hiscmcl::hdf5::File::open(run.tmp / "pred" / "prediction.h5ad", "prediction");
+  const hiscmcl::PreparedSection pred = hiscmcl::read_prepared_h5ad(f);
+  const hiscmcl::PreparedSection truth = hiscmcl::read_prepared_h5ad(run.tmp / "cv" / "data" / "S1.h5ad");
+  ASSERT_EQ(pred.spot_ids, truth.spot_ids);
+  const auto immune = f.dataset("obs/immune_score").read_numbers<double>({pred.n_spots()});
+  const auto expected = hiscmcl::gene_set_score(pred.expression, hiscmcl::panel_columns(pred.genes, {"PTPRC", "CD3E"}));
+  ASSERT_EQ(immune.size(), expected.size());
+  for (size_t i = 0; i < immune.size(); ++i) ASSERT_NEAR(immune[i], expected[i], 1e-5) << i;
+  const auto measured = hiscmcl::gene_set_score(truth.expression, hiscmcl::panel_columns(truth.genes, {"PTPRC", "CD3E"}));
+  std::vector<float> predicted(immune.begin(), immune.end());
+  EXPECT_GT(hiscmcl::pearson(predicted.data(), measured.data(), int64_t(measured.size())), 0.3);
+  const std::string csv_head = hiscmcl::read_text_file(run.tmp / "pred" / "prediction.csv").substr(0, 4000);
+  EXPECT_TRUE(has(csv_head.substr(0, csv_head.find('\n')), ",immune_score,tumour_score")) << csv_head.substr(0, 200);
 }
