@@ -34,7 +34,7 @@ CommandRegistrar reg(
       auto* genes = cmd.add_option("--genes", a->genes, "Gene panel file (.txt one a line, or .npy)");
       auto* hvg = cmd.add_option("--hvg", a->hvg,
                                  "Panel = top-N highly variable genes per section, united "
-                                 "(default when no panel option is given: 1000)");
+                                 "(default when no panel option is given: the manifest's `genes` file, else 1000)");
       auto* min_spots = cmd.add_option("--min-spots", a->min_spots,
                                        "With --hvg: keep genes detected in >= M spots over all sections");
       auto* top_mean = cmd.add_option("--top-mean", a->top_mean, "Panel = top-N genes by mean log expression");

@@ -13,8 +13,15 @@ class InputError : public std::runtime_error {
       : std::runtime_error(file + (where.empty() ? "" : " (" + where + ")") + ": " + what),
         file_(file) {}
   const std::string& file() const { return file_; }
+  // One whose message is already formatted (as another InputError's what()).
+  static InputError verbatim(const std::string& file, const std::string& message) {
+    return InputError(Verbatim{}, file, message);
+  }
 
  private:
+  struct Verbatim {};
+  InputError(Verbatim, const std::string& file, const std::string& message)
+      : std::runtime_error(message), file_(file) {}
   std::string file_;
 };
 

@@ -1,6 +1,7 @@
 #include "io/section_reader.h"
 
 #include "common/error.h"
+#include "common/isolated_call.h"
 #include "io/h5ad.h"
 #include "io/image_info.h"
 #include "io/st_legacy_reader.h"
@@ -57,6 +58,16 @@ Section read_section(const ManifestSection& ms, const ReadOptions& opts) {
   s.id = ms.id;
   s.patient = ms.patient;
   return s;
+}
+
+void check_section_in_child(const ManifestSection& ms, const ReadOptions& opts) {
+  std::filesystem::path hdf5_file;
+  if (ms.format == "h5ad" && ms.files.count("file")) hdf5_file = ms.files.at("file");
+  if (ms.format == "visium" && ms.files.count("dir") &&
+      std::filesystem::exists(ms.files.at("dir") / "filtered_feature_bc_matrix.h5"))
+    hdf5_file = ms.files.at("dir") / "filtered_feature_bc_matrix.h5";
+  if (hdf5_file.empty()) return;
+  run_isolated(hdf5_file.string(), [&] { read_section(ms, opts); });
 }
 
 }  // namespace hiscmcl

@@ -16,4 +16,9 @@ struct ReadOptions {
 // Dispatches on ms.format (st_legacy | visium | h5ad). Throws InputError naming the file.
 Section read_section(const ManifestSection& ms, const ReadOptions& opts = {});
 
+// When the section's counts are HDF5 (h5ad, Visium .h5), read_section once in a child process
+// (common/isolated_call.h): libhdf5 1.10 crashes on some damaged files, and this turns that crash
+// into an InputError naming the file. Main thread only, before any parallel read.
+void check_section_in_child(const ManifestSection& ms, const ReadOptions& opts = {});
+
 }  // namespace hiscmcl

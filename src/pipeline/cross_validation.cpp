@@ -22,15 +22,7 @@ PrepareOptions store_options(const CvOptions& opt, const Manifest& manifest, con
   po.data_root = manifest.data_root;
   po.out = opt.out / "data";
   po.sections = opt.sections;
-  po.panel = opt.panel;
-  if (po.panel.genes_file.empty() && po.panel.hvg_top == 0 && po.panel.top_mean == 0) {
-    if (!manifest.genes.empty()) {
-      po.panel.genes_file = manifest.genes;
-    } else {
-      po.panel.hvg_top = 1000;
-      po.panel.min_spots = 0;
-    }
-  }
+  po.panel = default_panel(opt.panel, manifest);  // resolved here: the store's key names the panel
   po.normalization = cfg.data.normalization;
   po.allow_missing_genes = opt.allow_missing_genes;
   po.allow_missing_spots = opt.allow_missing_spots;

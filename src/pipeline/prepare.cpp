@@ -61,6 +61,18 @@ std::vector<MarkerSet> resolve_markers(const PrepareOptions& opts, const Manifes
   return out;
 }
 
+PanelChoice default_panel(const PanelChoice& panel, const Manifest& manifest) {
+  if (!panel.genes_file.empty() || panel.hvg_top > 0 || panel.top_mean > 0) return panel;
+  PanelChoice out;
+  if (!manifest.genes.empty()) {
+    out.genes_file = manifest.genes;
+  } else {
+    out.hvg_top = 1000;
+    out.min_spots = panel.min_spots;
+  }
+  return out;
+}
+
 PrepareSummary prepare_dataset(const PrepareOptions& opts) {
   check_out_replaceable(opts.out);  // fail before the slow part
   Manifest manifest = load_manifest(opts.manifest, opts.data_root);
@@ -70,6 +82,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& opts) {
   std::vector<Section> sections(chosen.size());
   ReadOptions read_options;
   read_options.allow_missing_spots = opts.allow_missing_spots;
+  for (const auto& ms : chosen) check_section_in_child(ms, read_options);  // before any thread reads HDF5
   {
     std::unique_ptr<ProgressBar> bar;
     if (opts.progress) bar = std::make_unique<ProgressBar>("reading sections", int64_t(chosen.size()), "sections");
@@ -80,7 +93,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& opts) {
     if (bar) bar->finish();
   }
 
-  std::vector<std::string> panel = choose_panel(sections, opts.panel);
+  std::vector<std::string> panel = choose_panel(sections, default_panel(opts.panel, manifest));
   const std::vector<MarkerSet> markers = resolve_markers(opts, manifest, sections.front().genes);
   if (!markers.empty()) {
     std::vector<std::string> extra;

@@ -16,7 +16,7 @@ struct PrepareOptions {
   std::filesystem::path data_root;   // empty: the manifest's folder
   std::filesystem::path out;
   std::vector<std::string> sections;  // none = all
-  PanelChoice panel;                 // nothing set: HVG 1000 with min_spots 0
+  PanelChoice panel;                 // nothing set: see default_panel
   // Marker genes appended to the panel: the manifest's [markers] sets named here ("all" = every
   // set), and single genes (set "added"). By symbol or by id; a symbol is mapped to the counts'
   // ids through the manifest's gene_symbols table. Absent from a section: as any panel gene.
@@ -27,6 +27,10 @@ struct PrepareOptions {
   bool allow_missing_spots = false;  // drop selected ST spots without counts (ReadOptions)
   bool progress = true;
 };
+
+// The panel when no panel option is set: the manifest's `genes` file, else HVG 1000 with
+// min_spots 0. Any option set: `panel` unchanged.
+PanelChoice default_panel(const PanelChoice& panel, const Manifest& manifest);
 
 // The marker sets asked for, with symbols mapped to the ids the sections' counts use
 // (InputError naming the manifest for an unknown set).

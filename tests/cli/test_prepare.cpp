@@ -148,7 +148,8 @@ TEST(PrepareCli, Her2stMarkersFollowThePublishedPanel) {
   ASSERT_EQ(paper.size(), 785u);
   EXPECT_EQ(std::find(paper.begin(), paper.end(), "ERBB2"), paper.end());  // why markers are needed
 
-  auto r = test::run_hiscmcl(her2st_args(tmp, panel + " --markers all"));
+  // No panel option: the manifest's `genes` panel, as cv takes it.
+  auto r = test::run_hiscmcl(her2st_args(tmp, "--sections C2 --markers all"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto j = nlohmann::json::parse(read_text_file(tmp / "store/summary.json"));
   const auto& genes = j["genes"];
