@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libtorch-dev libopenblas0-openmp           # LibTorch; OpenBLAS instead of the 12x slower reference BLAS
   libopencv-dev libopenslide-dev libhdf5-dev zlib1g-dev
+  libfaiss-dev                               # top-k retrieval (src/predict/key_index.h)
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   clang libclang-rt-14-dev                    # libFuzzer targets (tests/fuzz), a clang sub-build

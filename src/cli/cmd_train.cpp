@@ -3,6 +3,7 @@
 #include "common/atomic_output.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "predict/retrieval_predictor.h"
 #include "encoders/section_features.h"
 #include "io/dataset_store.h"
 #include "train/end_to_end.h"
@@ -51,6 +52,7 @@ CommandRegistrar reg(
         AtomicPath out(o->out);
         std::filesystem::create_directories(out.temp());
         save_model_bundle(out.temp(), r.bundle);
+        save_key_index(out.temp(), r.bundle);
         write_train_log(out.temp() / "train_log.csv", r.log);
         out.commit();
         spdlog::info("train: {} spots, {} epochs in {:.1f}s; loss {:.4f} -> {:.4f}; model in {}",

@@ -19,6 +19,7 @@ enum class Weighting { inverse_square, softmax };
 enum class Predictor { retrieval, regression };
 enum class RetrievalKeys { expression, image, both };
 enum class ImageNorm { imagenet, none };
+enum class KeyIndexKind { flat, ivf };
 
 template <class E>
 struct EnumChoices;  // static constexpr std::pair<E, const char*> values[]
@@ -41,6 +42,7 @@ HISCMCL_CHOICES(Predictor, {Predictor::retrieval, "retrieval"}, {Predictor::regr
 HISCMCL_CHOICES(RetrievalKeys, {RetrievalKeys::expression, "expression"}, {RetrievalKeys::image, "image"},
                 {RetrievalKeys::both, "both"});
 HISCMCL_CHOICES(ImageNorm, {ImageNorm::imagenet, "imagenet"}, {ImageNorm::none, "none"});
+HISCMCL_CHOICES(KeyIndexKind, {KeyIndexKind::flat, "flat"}, {KeyIndexKind::ivf, "ivf"});
 HISCMCL_CHOICES(Normalization, {Normalization::per_spot, "per_spot"},
                 {Normalization::per_gene_compat, "per_gene_compat"},
                 {Normalization::per_spot_ln, "per_spot_ln"});

@@ -228,6 +228,8 @@ void validate(const RunConfig& c, const std::string& source) {
   if (p.key_chunk < 1 || p.key_rounds < 1) fail("predict.key_chunk and key_rounds must be >= 1");
   if (p.softmax_temperature < 0) fail("predict.softmax_temperature must be >= 0");
   if (p.ridge_alpha < 0) fail("predict.ridge_alpha must be >= 0");
+  if (p.nlist < 0) fail("predict.nlist must be >= 0 (0: chosen from the number of keys)");
+  if (p.nprobe < 1) fail("predict.nprobe must be >= 1");
   if (p.predictor == Predictor::regression && !m.regression_head)
     fail("predict.predictor = \"regression\" needs model.regression_head = true");
 }

@@ -79,7 +79,10 @@ namespace hiscmcl {
   X(Predictor, predictor, Predictor::retrieval)                                              \
   X(double, ridge_alpha, 0.0)        /* 0: chosen by leave-one-section-out over a grid */    \
   X(bool, centre_sections, true)     /* retrieved expression without section gene means */   \
-  X(RetrievalKeys, keys, RetrievalKeys::image) /* what a query image embedding is compared with */
+  X(RetrievalKeys, keys, RetrievalKeys::image) /* what a query image embedding is compared with */ \
+  X(KeyIndexKind, index, KeyIndexKind::flat) /* top-k search: exact, or approximate (ivf) */  \
+  X(int, nlist, 0)                   /* ivf lists; 0: 4 sqrt(keys), at most keys / 39 */      \
+  X(int, nprobe, 32)                 /* ivf lists visited per query */
 
 #define HISCMCL_DATA_FIELDS(X)                                                               \
   X(Normalization, normalization, Normalization::per_spot) /* training input */              \

@@ -92,6 +92,7 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   AtomicPath out(model_dir);
   fs::create_directories(out.temp());
   save_model_bundle(out.temp(), m.bundle);
+  save_key_index(out.temp(), m.bundle);
   write_train_log(out.temp() / "train_log.csv", tr.log);
   write_stage_record(out.temp() / "stage.json", inputs, m.extra);  // inside: model and key appear together
   crash_point("train.model_uncommitted");

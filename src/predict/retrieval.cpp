@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "common/thread_pool.h"
+#include "predict/key_index.h"
 
 namespace hiscmcl {
 
@@ -53,25 +54,17 @@ double row_distance(const float* a, const float* b, int64_t p, RetrievalDistance
   return std::sqrt(s);
 }
 
-namespace {
-// Rows scaled to unit L2 norm; an all-zero row stays zero (cosine 0 with everything).
-Matrix l2_normalised_rows(const Matrix& m) {
-  Matrix out = m;
-  for (int64_t r = 0; r < m.rows; ++r) {
-    float* row = out.row(r);
-    double ss = 0;
-    for (int64_t c = 0; c < m.cols; ++c) ss += double(row[c]) * row[c];
-    if (ss <= 0) continue;
-    float inv = float(1.0 / std::sqrt(ss));
-    for (int64_t c = 0; c < m.cols; ++c) row[c] *= inv;
-  }
-  return out;
-}
-}  // namespace
-
 Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix& key_expression,
                          int k, RetrievalDistance metric, std::vector<RetrievalNeighbours>* neighbours,
                          double eps, double softmax_temperature) {
+  if (keys.rows == 0) throw std::invalid_argument("retrieval_predict: no keys");
+  const auto index = make_flat_key_index(l2_normalised_rows(keys));
+  return retrieval_predict(queries, keys, key_expression, *index, k, metric, neighbours, eps, softmax_temperature);
+}
+
+Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix& key_expression,
+                         const KeyIndex& index, int k, RetrievalDistance metric,
+                         std::vector<RetrievalNeighbours>* neighbours, double eps, double softmax_temperature) {
   if (queries.cols != keys.cols)
     throw std::invalid_argument("retrieval_predict: query and key embeddings differ in width");
   if (key_expression.rows != keys.rows)
@@ -79,39 +72,34 @@ Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix
                                 " keys but " + std::to_string(key_expression.rows) +
                                 " expression rows");
   if (keys.rows == 0) throw std::invalid_argument("retrieval_predict: no keys");
+  if (index.size() != keys.rows || index.dim() != keys.cols)
+    throw std::invalid_argument("retrieval_predict: the index holds " + std::to_string(index.size()) + " keys x " +
+                                std::to_string(index.dim()) + ", not " + std::to_string(keys.rows) + " x " +
+                                std::to_string(keys.cols));
   if (k <= 0) throw std::invalid_argument("retrieval_predict: k must be positive");
-  const int64_t nq = queries.rows, nk = keys.rows, p = keys.cols, g = key_expression.cols;
-  const int64_t kk = std::min<int64_t>(k, nk);
-  Matrix qn = l2_normalised_rows(queries), kn = l2_normalised_rows(keys);
+  const int64_t nq = queries.rows, p = keys.cols, g = key_expression.cols;
+  const KeyNeighbours found = index.search(l2_normalised_rows(queries), k);
   Matrix pred(nq, g, 0.f);
   if (neighbours) neighbours->assign(size_t(nq), {});
   parallel_for(nq, [&](int64_t q) {
-    std::vector<float> sim(static_cast<size_t>(nk));
-    const float* qr = qn.row(q);
-    for (int64_t j = 0; j < nk; ++j) {
-      const float* kr = kn.row(j);
-      float s = 0;
-      for (int64_t c = 0; c < p; ++c) s += qr[c] * kr[c];
-      sim[j] = s;
-    }
-    std::vector<int64_t> idx(static_cast<size_t>(nk));
-    std::iota(idx.begin(), idx.end(), 0);
-    std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int64_t a, int64_t b) {
-      return sim[a] > sim[b] || (sim[a] == sim[b] && a < b);
-    });
-    idx.resize(static_cast<size_t>(kk));
+    std::vector<int64_t> idx;
+    std::vector<double> sim;
+    for (int64_t j = 0; j < found.k; ++j)
+      if (const int64_t id = found.ids[size_t(q * found.k + j)]; id >= 0) {
+        idx.push_back(id);
+        sim.push_back(found.sims[size_t(q * found.k + j)]);
+      }
+    if (idx.empty()) return;  // an approximate search that probed only empty lists: prediction 0
     std::vector<double> w;
     if (softmax_temperature > 0) {
-      std::vector<double> s(static_cast<size_t>(kk));
-      for (int64_t j = 0; j < kk; ++j) s[j] = sim[idx[j]];
-      w = softmax_weights(s, softmax_temperature);
+      w = softmax_weights(sim, softmax_temperature);
     } else {
-      std::vector<double> dist(static_cast<size_t>(kk));
-      for (int64_t j = 0; j < kk; ++j) dist[j] = row_distance(queries.row(q), keys.row(idx[j]), p, metric);
+      std::vector<double> dist(idx.size());
+      for (size_t j = 0; j < idx.size(); ++j) dist[j] = row_distance(queries.row(q), keys.row(idx[j]), p, metric);
       w = retrieval_weights(dist, eps);
     }
     std::vector<double> acc(size_t(g), 0.0);
-    for (int64_t j = 0; j < kk; ++j) {
+    for (size_t j = 0; j < idx.size(); ++j) {
       const float* e = key_expression.row(idx[j]);
       for (int64_t c = 0; c < g; ++c) acc[c] += w[j] * e[c];
     }

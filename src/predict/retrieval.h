@@ -1,6 +1,7 @@
 // Retrieval prediction, the paper's predictor (METHOD.md §8.3). Pure maths.
 //   For each query row q of Q [nq, P]: rank the keys K [nk, P] by cosine similarity of the
-//   L2-normalised rows (descending; ties to the lower key index), keep the top k, weight them by
+//   L2-normalised rows (descending; ties to the lower key index; faiss does the search, see
+//   key_index.h), keep the top k, weight them by
 //   w_j = d_j^-2 / sum_t d_t^-2 where d_j is the L1 or L2 distance between the RAW rows (guarded by
 //   eps so that d = 0 gives the exact match all the weight instead of NaN), and predict
 //   y = sum_j w_j E_j with E [nk, G] the keys' expression. k larger than nk is clamped to nk.
@@ -15,6 +16,8 @@
 #include "common/matrix.h"
 
 namespace hiscmcl {
+
+class KeyIndex;
 
 enum class RetrievalDistance { l1, l2 };
 RetrievalDistance parse_retrieval_distance(const std::string& name);  // "l1"|"L1"|"l2"|"L2"
@@ -34,9 +37,16 @@ struct RetrievalNeighbours {
   std::vector<double> weights;  // [k], sum 1
 };
 
-// Prediction [nq, G]; neighbours, when given, receives each query's keys and weights.
+// Prediction [nq, G]; neighbours, when given, receives each query's keys and weights. The top k
+// come from an exact search (a flat KeyIndex over the normalised keys).
 Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix& key_expression,
                          int k, RetrievalDistance metric,
+                         std::vector<RetrievalNeighbours>* neighbours = nullptr,
+                         double eps = 1e-12, double softmax_temperature = 0.0);
+// The same with the top k from `index`, built over l2_normalised_rows(keys) (key_index.h); an
+// approximate index may find fewer than k for a query, which then averages those.
+Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix& key_expression,
+                         const KeyIndex& index, int k, RetrievalDistance metric,
                          std::vector<RetrievalNeighbours>* neighbours = nullptr,
                          double eps = 1e-12, double softmax_temperature = 0.0);
 

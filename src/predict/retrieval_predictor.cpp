@@ -1,8 +1,14 @@
 #include "predict/retrieval_predictor.h"
 
+#include <algorithm>
+
+#include "common/log.h"
+#include "predict/key_index.h"
 #include "predict/retrieval.h"
 #include "train/feature_tensors.h"
 #include "train/trainer.h"
+
+namespace fs = std::filesystem;
 
 namespace hiscmcl {
 
@@ -43,8 +49,38 @@ Matrix RetrievalPredictor::predict_member(const std::vector<std::array<double, 2
     tau = pc.softmax_temperature > 0 ? pc.softmax_temperature : bundle_.model->temperature();
   Matrix values = to_matrix(bundle_.key_expression);
   if (pc.centre_sections) values = centre_groups(values, bundle_.key_offsets);
-  return retrieval_predict(q, to_matrix(bundle_.key_embeddings), values, pc.k,
-                           parse_retrieval_distance(choice_name(pc.distance)), nullptr, 1e-12, tau);
+  const Matrix keys = to_matrix(bundle_.key_embeddings);
+  const std::unique_ptr<KeyIndex> index = key_index_for(bundle_, keys);
+  spdlog::debug("retrieval: {}", index->describe());
+  return retrieval_predict(q, keys, values, *index, pc.k, parse_retrieval_distance(choice_name(pc.distance)),
+                           nullptr, 1e-12, tau);
+}
+
+namespace {
+fs::path stored_index_path(const fs::path& model_dir) { return model_dir / "keys.ivf"; }
+}  // namespace
+
+std::unique_ptr<KeyIndex> key_index_for(const ModelBundle& bundle, const Matrix& keys) {
+  const PredictConfig& pc = bundle.config.predict;
+  if (pc.index == KeyIndexKind::flat) return make_flat_key_index(l2_normalised_rows(keys));
+  const int nlist = pc.nlist > 0 ? int(std::min<int64_t>(pc.nlist, keys.rows)) : ivf_default_nlist(keys.rows);
+  if (!bundle.dir.empty() && fs::exists(stored_index_path(bundle.dir))) {
+    auto stored = load_key_index(stored_index_path(bundle.dir), pc.nprobe);
+    if (key_index_nlist(*stored) == nlist && stored->size() == keys.rows && stored->dim() == keys.cols)
+      return stored;
+    spdlog::info("{}: made with other settings ({} lists); building the index for {} lists",
+                 stored_index_path(bundle.dir).string(), key_index_nlist(*stored), nlist);
+  }
+  return make_ivf_key_index(l2_normalised_rows(keys), nlist, pc.nprobe, bundle.config.train.seed);
+}
+
+void save_key_index(const fs::path& model_dir, const ModelBundle& bundle) {
+  if (bundle.config.predict.index == KeyIndexKind::ivf) {
+    const Matrix keys = to_matrix(bundle.key_embeddings);
+    key_index_for(bundle, keys)->save(stored_index_path(model_dir));
+  }
+  for (size_t m = 0; m < bundle.members.size(); ++m)
+    save_key_index(model_dir / ("member_" + std::to_string(m + 1)), bundle.members[m]);
 }
 
 }  // namespace hiscmcl

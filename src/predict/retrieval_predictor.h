@@ -1,8 +1,10 @@
 // The paper's predictor (METHOD.md §8.1–8.3): a query spot's image embedding is compared with the
 // keys stored in the model (the training spots' expression embeddings in the paper; their image
 // embeddings with predict.keys = "image"); the prediction is the 1/d²-weighted mean of the top-k
-// keys' measured expression (eval/retrieval.h does the maths).
+// keys' measured expression (retrieval.h does the maths, key_index.h the top-k search).
 #pragma once
+#include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "common/matrix.h"
@@ -26,5 +28,13 @@ class RetrievalPredictor {
   Matrix predict_member(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features);
   ModelBundle& bundle_;
 };
+
+class KeyIndex;
+// The top-k search over a bundle's keys its predict config asks for: exact, or ivf, loaded from
+// the model folder's keys.ivf when that was made with the same number of lists, else built.
+std::unique_ptr<KeyIndex> key_index_for(const ModelBundle& bundle, const Matrix& keys);
+// Writes keys.ivf (and each member's) into model_dir when the bundle's config asks for ivf: the
+// index is built once, at training. Call before the model folder is committed.
+void save_key_index(const std::filesystem::path& model_dir, const ModelBundle& bundle);
 
 }  // namespace hiscmcl

@@ -125,6 +125,7 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     throw InputError(dir.string(), std::string("cannot load model weights: ") + e.what_without_backtrace());
   }
   b.model->eval();
+  b.dir = dir;
   for (size_t m = 0; m < n_members; ++m)
     b.members.push_back(load_model_bundle(dir / ("member_" + std::to_string(m + 1))));
   return b;

@@ -8,6 +8,8 @@
 //                   as encoders/cnn.h reads), which replaces the configured encoder at prediction
 //   member_<i>/     train.ensemble > 1: the other members, each a complete bundle of this layout
 //   train_log.csv   epoch,loss,seconds,spots_per_s,temperature
+//   keys.ivf        predict.index = "ivf" at training: the approximate key index (faiss format,
+//                   predict/key_index.h), written beside the bundle by save_key_index
 #pragma once
 #include <torch/torch.h>
 
@@ -41,6 +43,7 @@ struct ModelBundle {
   // train.ensemble > 1: the members trained with seeds seed + 1, seed + 2, ...; predictions are
   // the mean of every member's (this bundle is member 0).
   std::vector<ModelBundle> members;
+  std::filesystem::path dir;  // the folder it was loaded from (empty: trained in this process)
 
   std::vector<std::string> marker_genes() const;  // of every set, in order, each once
 };

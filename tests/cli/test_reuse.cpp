@@ -189,3 +189,29 @@ TEST(Markers, CvScoresMarkerGenesAndSetsBesideRidgeAndPredictDrawsThem) {
   const std::string csv_head = hiscmcl::read_text_file(run.tmp / "pred" / "prediction.csv").substr(0, 4000);
   EXPECT_TRUE(has(csv_head.substr(0, csv_head.find('\n')), ",immune_score,tumour_score")) << csv_head.substr(0, 200);
 }
+
+// predict.index = "ivf" probing every list is an exact search: the metrics of a flat run, from the
+// same trained models. A model trained with ivf carries its index (keys.ivf) for predict.
+TEST(KeyIndexCli, IvfProbingEveryListGivesTheFlatMetricsAndTrainingStoresTheIndex) {
+  CvRun run;
+  ASSERT_EQ(run.cv().exit_code, 0);
+  const json flat = run.metrics();
+  EXPECT_FALSE(fs::exists(run.tmp / "cv/folds/S1/model/keys.ivf"));
+
+  auto ivf = run.cv("predict.index = \"ivf\"\nnlist = 3\nnprobe = 3\n");
+  ASSERT_EQ(ivf.exit_code, 0) << ivf.output;
+  EXPECT_TRUE(has(ivf.output, "reusing its trained model")) << ivf.output;
+  const json m = run.metrics();
+  EXPECT_EQ(m["config"]["predict"]["index"], "ivf");
+  for (const auto& [id, s] : flat["sections"].items())
+    for (const char* metric : {"acg", "heg", "hvg"})
+      EXPECT_NEAR(m["sections"][id][metric].get<double>(), s[metric].get<double>(), 1e-6) << id << " " << metric;
+
+  // One list probed of three: approximate, and the index is stored with the retrained models.
+  auto stored = run.cv("predict.index = \"ivf\"\nnlist = 3\nnprobe = 1\nepochs = 3\n");
+  ASSERT_EQ(stored.exit_code, 0) << stored.output;
+  for (const char* fold : {"S1", "S2", "S3"})
+    EXPECT_TRUE(fs::exists(run.tmp / "cv/folds" / fold / "model/keys.ivf")) << fold;
+  const json approx = run.metrics();
+  EXPECT_NE(approx["sections"]["S1"]["acg"], m["sections"]["S1"]["acg"]);
+}

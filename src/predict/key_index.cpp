@@ -1,0 +1,104 @@
+#include "predict/key_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/index_io.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "common/atomic_output.h"
+#include "common/error.h"
+#include "predict/key_index_faiss.h"
+
+namespace fs = std::filesystem;
+
+namespace hiscmcl {
+
+Matrix l2_normalised_rows(const Matrix& m) {
+  Matrix out = m;
+  for (int64_t r = 0; r < m.rows; ++r) {
+    float* row = out.row(r);
+    double ss = 0;
+    for (int64_t c = 0; c < m.cols; ++c) ss += double(row[c]) * row[c];
+    if (ss <= 0) continue;
+    const float inv = float(1.0 / std::sqrt(ss));
+    for (int64_t c = 0; c < m.cols; ++c) row[c] *= inv;
+  }
+  return out;
+}
+
+int ivf_default_nlist(int64_t n_keys) {
+  const double by_sqrt = 4.0 * std::sqrt(double(std::max<int64_t>(n_keys, 1)));
+  return int(std::max<int64_t>(1, std::min<int64_t>(int64_t(by_sqrt), n_keys / 39)));
+}
+
+std::unique_ptr<KeyIndex> load_key_index(const fs::path& path, int nprobe) {
+  std::unique_ptr<faiss::Index> index;
+  try {
+    index.reset(faiss::read_index(path.c_str()));
+  } catch (const faiss::FaissException& e) {
+    throw InputError(path.string(), std::string("not a readable key index: ") + e.what());
+  }
+  if (index->metric_type != faiss::METRIC_INNER_PRODUCT)
+    throw InputError(path.string(), "a key index must rank by inner product");
+  if (dynamic_cast<faiss::IndexIVFFlat*>(index.get())) return faiss_keys::wrap_ivf(std::move(index), nprobe);
+  if (dynamic_cast<faiss::IndexFlatIP*>(index.get())) return faiss_keys::wrap_flat(std::move(index));
+  throw InputError(path.string(), "unknown key index type");
+}
+
+namespace faiss_keys {
+
+void check_width(const faiss::Index& index, const Matrix& queries) {
+  if (queries.cols != int64_t(index.d))
+    throw std::invalid_argument("key index: queries are " + std::to_string(queries.cols) + " wide, keys " +
+                                std::to_string(index.d));
+}
+
+KeyNeighbours search(const faiss::Index& index, const Matrix& queries, int64_t k) {
+  check_width(index, queries);
+  KeyNeighbours out;
+  out.k = std::max<int64_t>(1, std::min<int64_t>(k, index.ntotal));
+  const int64_t nq = queries.rows;
+  out.ids.assign(size_t(nq * out.k), -1);
+  out.sims.assign(size_t(nq * out.k), 0.f);
+  if (nq == 0 || index.ntotal == 0) return out;
+  std::vector<faiss::Index::idx_t> labels(out.ids.size());
+  index.search(nq, queries.data.data(), out.k, out.sims.data(), labels.data());
+  // faiss's heaps leave equal scores in no particular order: restore "ties in key order", so
+  // that the same keys give the same neighbours whatever the blocking or thread count.
+  std::vector<int64_t> order(size_t(out.k));
+  std::vector<float> sims(size_t(out.k));
+  for (int64_t q = 0; q < nq; ++q) {
+    const size_t base = size_t(q * out.k);
+    std::iota(order.begin(), order.end(), 0);
+    auto id = [&](int64_t j) { return labels[base + size_t(j)] < 0 ? INT64_MAX : int64_t(labels[base + size_t(j)]); };
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      const float sa = out.sims[base + size_t(a)], sb = out.sims[base + size_t(b)];
+      if (id(a) == INT64_MAX || id(b) == INT64_MAX) return id(a) < id(b);
+      return sa > sb || (sa == sb && id(a) < id(b));
+    });
+    for (int64_t j = 0; j < out.k; ++j) {
+      sims[size_t(j)] = out.sims[base + size_t(order[size_t(j)])];
+      out.ids[base + size_t(j)] = labels[base + size_t(order[size_t(j)])];
+    }
+    std::copy(sims.begin(), sims.end(), out.sims.begin() + std::ptrdiff_t(base));
+  }
+  return out;
+}
+
+void save(const faiss::Index& index, const fs::path& path) {
+  AtomicPath out(path);
+  try {
+    faiss::write_index(&index, out.temp().c_str());
+  } catch (const faiss::FaissException& e) {
+    throw std::runtime_error(path.string() + ": cannot write the key index: " + e.what());
+  }
+  out.commit();
+}
+
+}  // namespace faiss_keys
+}  // namespace hiscmcl
