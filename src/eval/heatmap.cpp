@@ -1,5 +1,7 @@
 #include "eval/heatmap.h"
 
+#include <array>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -67,7 +69,7 @@ cv::Vec3b viridis_bgr(double t) {
 cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
                        const std::vector<cv::Point2d>& spot_px,
                        const std::vector<HeatmapPanel>& panels, double spot_diameter_px,
-                       const std::string& title) {
+                       const std::string& title, HeatmapScale colour_scale) {
   if (he_rgb_thumbnail.empty()) throw std::invalid_argument("heatmap: empty thumbnail");
   if (!(downsample > 0)) throw std::invalid_argument("heatmap: downsample must be positive");
   if (panels.empty()) throw std::invalid_argument("heatmap: no panels");
@@ -98,16 +100,23 @@ cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
              scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
   base.convertTo(base, CV_8U, 0.45, 255 * 0.55);  // lighten the stain so colours read clearly
 
-  // One colour scale for all panels.
-  double lo = 1e300, hi = -1e300;
-  for (const auto& p : panels)
-    for (float v : p.values)
+  // The colour range of each panel: one for all, or each its own.
+  auto finite_range = [](const std::vector<float>& values, double& lo, double& hi) {
+    for (float v : values)
       if (std::isfinite(v)) lo = std::min(lo, double(v)), hi = std::max(hi, double(v));
-  if (lo > hi) lo = 0, hi = 1;
-  auto to_t = [&](double v) { return hi > lo ? (v - lo) / (hi - lo) : 0.5; };
+  };
+  std::vector<std::array<double, 2>> range(panels.size(), {1e300, -1e300});
+  for (size_t k = 0; k < panels.size(); ++k)
+    for (size_t j = 0; j < panels.size(); ++j)
+      if (j == k || colour_scale == HeatmapScale::shared) finite_range(panels[j].values, range[k][0], range[k][1]);
+  for (auto& r : range)
+    if (r[0] > r[1]) r = {0, 1};
 
+  const bool own_bars = colour_scale == HeatmapScale::per_panel && panels.size() > 1;
   const int pw = base.cols, ph = base.rows;
-  const int width = kMargin + int(panels.size()) * (pw + kMargin) + kBarWidth + kBarLabels;
+  const int bar_block = kBarWidth + kBarLabels;
+  const int step = pw + kMargin + (own_bars ? bar_block : 0);  // one panel (and its bar)
+  const int width = kMargin + int(panels.size()) * step + (own_bars ? 0 : bar_block);
   const int top = kTitleBand + kLabelBand;
   const int height = top + ph + kMargin;
   cv::Mat canvas(height, width, CV_8UC3, kWhite);
@@ -115,9 +124,26 @@ cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
   const double title_scale = fit_font(title, width - 2 * kMargin, 0.75, 2);
   draw_text(canvas, title, {kMargin, kTitleBand - 14}, title_scale, 2);
 
+  // Colour bar at x = bx: max at the top, min at the bottom, with three ticks.
+  auto draw_bar = [&](int bx, double lo, double hi) {
+    for (int y = 0; y < ph; ++y) {
+      cv::Vec3b col = viridis_bgr(1.0 - double(y) / std::max(ph - 1, 1));
+      cv::line(canvas, {bx, top + y}, {bx + kBarWidth - 1, top + y}, cv::Scalar(col[0], col[1], col[2]));
+    }
+    cv::rectangle(canvas, cv::Rect(bx - 1, top - 1, kBarWidth + 2, ph + 2), cv::Scalar(120, 120, 120));
+    const double tick_scale = 0.45;
+    for (int i = 0; i <= 2; ++i) {
+      const int y = top + (ph - 1) * i / 2;
+      cv::line(canvas, {bx + kBarWidth, y}, {bx + kBarWidth + 4, y}, kInk);
+      draw_text(canvas, short_number(hi - (hi - lo) * i / 2), {bx + kBarWidth + 7, y + 5}, tick_scale, 1);
+    }
+  };
+
   const int radius = std::max(2, int(std::lround(r_thumb * scale)));
   for (size_t k = 0; k < panels.size(); ++k) {
-    const int x_off = kMargin + int(k) * (pw + kMargin);
+    const double lo = range[k][0], hi = range[k][1];
+    auto to_t = [&](double v) { return hi > lo ? (v - lo) / (hi - lo) : 0.5; };
+    const int x_off = kMargin + int(k) * step;
     cv::Mat panel = canvas(cv::Rect(x_off, top, pw, ph));
     base.copyTo(panel);
     cv::rectangle(canvas, cv::Rect(x_off - 1, top - 1, pw + 2, ph + 2), cv::Scalar(200, 200, 200));
@@ -138,21 +164,9 @@ cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
       cv::Vec3b col = viridis_bgr(to_t(v));
       cv::circle(panel, c, radius, cv::Scalar(col[0], col[1], col[2]), cv::FILLED, cv::LINE_AA);
     }
+    if (own_bars) draw_bar(x_off + pw + kMargin / 2, lo, hi);
   }
-
-  // Colour bar: max at the top, min at the bottom, with three ticks.
-  const int bx = kMargin + int(panels.size()) * (pw + kMargin);
-  for (int y = 0; y < ph; ++y) {
-    cv::Vec3b col = viridis_bgr(1.0 - double(y) / std::max(ph - 1, 1));
-    cv::line(canvas, {bx, top + y}, {bx + kBarWidth - 1, top + y}, cv::Scalar(col[0], col[1], col[2]));
-  }
-  cv::rectangle(canvas, cv::Rect(bx - 1, top - 1, kBarWidth + 2, ph + 2), cv::Scalar(120, 120, 120));
-  const double tick_scale = 0.45;
-  for (int i = 0; i <= 2; ++i) {
-    const int y = top + (ph - 1) * i / 2;
-    cv::line(canvas, {bx + kBarWidth, y}, {bx + kBarWidth + 4, y}, kInk);
-    draw_text(canvas, short_number(hi - (hi - lo) * i / 2), {bx + kBarWidth + 7, y + 5}, tick_scale, 1);
-  }
+  if (!own_bars) draw_bar(kMargin + int(panels.size()) * step, range[0][0], range[0][1]);
   return canvas;
 }
 
@@ -182,8 +196,8 @@ void write_heatmap_pair_png(const std::filesystem::path& path, const cv::Mat& he
                             const std::vector<float>& predicted, const std::vector<float>& measured,
                             double spot_diameter_px, const std::string& title) {
   write_png_atomic(path, render_heatmap(he_rgb_thumbnail, downsample, spot_px,
-                                        {{"predicted", predicted}, {"measured", measured}},
-                                        spot_diameter_px, title));
+                                        {{"predicted (own scale)", predicted}, {"measured (own scale)", measured}},
+                                        spot_diameter_px, title, HeatmapScale::per_panel));
 }
 
 HeatmapBackground heatmap_background(const SlideImage& image, int max_side) {

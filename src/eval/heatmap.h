@@ -3,8 +3,8 @@
 // lightened H&E thumbnail cropped to the spots' bounding box, with a colour bar and a title.
 //   he_rgb_thumbnail: 8-bit RGB (or grey) image; downsample: full-resolution px per thumbnail px;
 //   spot_px: spot centres in full-resolution pixels; spot_diameter_px: in full-resolution pixels.
-//   The colour scale spans the finite values' [min, max] (the pair variant shares one scale across
-//   both panels); NaN values are drawn as hollow grey circles.
+//   The colour scale spans the finite values' [min, max], over all panels or per panel, each then
+//   with its own colour bar; NaN values are drawn as hollow grey circles.
 // The PNG is written atomically (temp name, then rename); a failure throws InputError(path, ...).
 #pragma once
 #include <array>
@@ -22,18 +22,22 @@ struct HeatmapPanel {
   std::vector<float> values;  // one per spot
 };
 
-// Renders one or more panels side by side with one shared colour scale; returns a BGR image.
+enum class HeatmapScale { shared, per_panel };
+
+// Renders one or more panels side by side; returns a BGR image.
 cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
                        const std::vector<cv::Point2d>& spot_px,
                        const std::vector<HeatmapPanel>& panels, double spot_diameter_px,
-                       const std::string& title);
+                       const std::string& title, HeatmapScale colour_scale = HeatmapScale::shared);
 
 void write_heatmap_png(const std::filesystem::path& path, const cv::Mat& he_rgb_thumbnail,
                        double downsample, const std::vector<cv::Point2d>& spot_px,
                        const std::vector<float>& values, double spot_diameter_px,
                        const std::string& title);
 
-// "predicted | measured" on a shared colour scale.
+// "predicted | measured", each on its own colour scale (and says so above the panels): retrieval
+// over k neighbours compresses a prediction toward the mean, so on the measured scale a map that
+// follows the pattern (r = 0.7) looks uniform. The values in the files are unchanged.
 void write_heatmap_pair_png(const std::filesystem::path& path, const cv::Mat& he_rgb_thumbnail,
                             double downsample, const std::vector<cv::Point2d>& spot_px,
                             const std::vector<float>& predicted, const std::vector<float>& measured,

@@ -55,6 +55,26 @@ TEST(Heatmap, SpotColoursFollowSharedScale) {
   for (auto c : panel_colours(pair, 0, pair.cols - 100)) mid += max_diff(c, viridis_bgr(0.5)) <= 2;
   EXPECT_GT(mid, 100);
   EXPECT_THROW(render_heatmap(thumb, 4.0, spots, {{"", {1.f}}}, 80, "t"), std::invalid_argument);
+
+  // Each panel on its own scale: predicted {1, 2} and measured {2, 3} each span their bar, so no
+  // spot takes the midpoint colour, and each panel shows both ends.
+  cv::Mat own = render_heatmap(thumb, 4.0, spots, {{"p", {1.f, 2.f}}, {"m", {2.f, 3.f}}}, 80, "t",
+                               HeatmapScale::per_panel);
+  EXPECT_GT(own.cols, pair.cols + 40);  // a colour bar per panel
+  // Panel k starts at margin + k * (panel + margin + bar block); `one` has a panel and one bar
+  // block (16 + panel + 16 + 96 px), which gives the panel width.
+  const int pw = one.cols - 128, step = pw + 16 + 96;
+  ASSERT_EQ(own.cols, 16 + 2 * step);
+  for (auto [from, to] : {std::pair{16, 16 + pw}, std::pair{16 + step, 16 + step + pw}}) {
+    bool lo_end = false, hi_end = false, middle = false;
+    for (auto c : panel_colours(own, from, to)) {
+      lo_end |= max_diff(c, viridis_bgr(0)) <= 2;
+      hi_end |= max_diff(c, viridis_bgr(1)) <= 2;
+      middle |= max_diff(c, viridis_bgr(0.5)) <= 2;
+    }
+    EXPECT_TRUE(lo_end && hi_end) << from;
+    EXPECT_FALSE(middle) << from;
+  }
 }
 
 TEST(Heatmap, WritesPngAtomically) {
