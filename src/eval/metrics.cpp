@@ -66,6 +66,45 @@ double beta_continued_fraction(double a, double b, double x) {
 double pearson(const double* a, const double* b, int64_t n) { return pearson_impl(a, b, n); }
 double pearson(const float* a, const float* b, int64_t n) { return pearson_impl(a, b, n); }
 
+namespace {
+std::vector<double> mean_ranks(const double* v, int64_t n) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return v[a] < v[b]; });
+  std::vector<double> rank(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n;) {
+    int64_t j = i;
+    while (j + 1 < n && v[order[size_t(j + 1)]] == v[order[size_t(i)]]) ++j;
+    for (int64_t t = i; t <= j; ++t) rank[size_t(order[size_t(t)])] = 0.5 * double(i + j);
+    i = j + 1;
+  }
+  return rank;
+}
+}  // namespace
+
+double spearman(const double* a, const double* b, int64_t n) {
+  if (n < 2) return kNaN;
+  const auto ra = mean_ranks(a, n), rb = mean_ranks(b, n);
+  return pearson(ra.data(), rb.data(), n);
+}
+
+double uncertainty_rank_score(const Matrix& pred, const Matrix& sd, const Matrix& truth) {
+  if (pred.rows != truth.rows || pred.cols != truth.cols || sd.rows != pred.rows || sd.cols != pred.cols)
+    throw std::invalid_argument("uncertainty_rank_score: pred, sd and truth differ in shape");
+  double sum = 0;
+  int64_t used = 0;
+  std::vector<double> s(size_t(pred.rows)), e(size_t(pred.rows));
+  for (int64_t g = 0; g < pred.cols; ++g) {
+    for (int64_t i = 0; i < pred.rows; ++i) {
+      s[size_t(i)] = sd(i, g);
+      e[size_t(i)] = std::fabs(double(pred(i, g)) - double(truth(i, g)));
+    }
+    const double r = spearman(s.data(), e.data(), pred.rows);
+    if (std::isfinite(r)) sum += r, ++used;
+  }
+  return used ? sum / double(used) : kNaN;
+}
+
 double incomplete_beta(double a, double b, double x) {
   if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1)) return kNaN;
   if (x == 0 || x == 1) return x;

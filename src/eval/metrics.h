@@ -20,6 +20,12 @@ namespace hiscmcl {
 
 double pearson(const double* a, const double* b, int64_t n);
 double pearson(const float* a, const float* b, int64_t n);
+// Spearman rank correlation: Pearson of the ranks, ties given their mean rank; NaN as pearson.
+double spearman(const double* a, const double* b, int64_t n);
+// How well a predicted spread ranks the errors: per gene, Spearman over spots between sd and
+// |pred - truth|, averaged over the genes where it is defined (NaN if none). > 0: useful.
+double uncertainty_rank_score(const Matrix& pred, const Matrix& sd, const Matrix& truth);
+
 // Two-sided p-value of Pearson r over n samples; NaN when r is NaN or n < 3.
 double pearson_p_value(double r, int64_t n);
 // Regularised incomplete beta I_x(a, b), a, b > 0, 0 <= x <= 1.

@@ -58,6 +58,7 @@ void check_shape(const PreparedSection& s, const std::string& file) {
   if (s.expression.rows != n || s.expression.cols != g) bad("expression is not spots x genes");
   if (!s.counts.data.empty() && (s.counts.rows != n || s.counts.cols != g))
     bad("counts is not spots x genes");
+  if (!s.spread.data.empty() && (s.spread.rows != n || s.spread.cols != g)) bad("spread is not spots x genes");
   if (int64_t(s.pixel_xy.size()) != n) bad("pixel_xy has the wrong length");
   if (!s.array_xy.empty() && int64_t(s.array_xy.size()) != n) bad("array_xy has the wrong length");
   if (!s.labels.empty() && int64_t(s.labels.size()) != n) bad("labels has the wrong length");
@@ -230,6 +231,7 @@ void write_prepared_h5ad(const fs::path& path, const PreparedSection& s) {
 
     hdf5::Group layers = group(root, "layers");
     if (!s.counts.data.empty()) array(layers, "counts", {n, g}, s.counts.data.data());
+    if (!s.spread.data.empty()) array(layers, "sd", {n, g}, s.spread.data.data());
 
     {
       hdf5::Group obs = group(root, "obs", "dataframe", "0.2.0");
@@ -314,6 +316,7 @@ PreparedSection read_prepared_h5ad(const hdf5::File& f) {
   if (f.is_group("X")) f.fail("X", "expected dense X in a prepared section");
   s.expression = dense("X");
   if (f.exists("layers/counts")) s.counts = dense("layers/counts");
+  if (f.exists("layers/sd")) s.spread = dense("layers/sd");
 
   auto column = [&](const std::string& p) { return f.dataset(p).read_numbers<double>({n}); };
   if (f.exists("obs/array_x")) {

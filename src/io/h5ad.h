@@ -3,6 +3,7 @@
 // Layout written for a PreparedSection (the dataset store and predictions):
 //   X               float32 dense spots x genes (normalised expression, or the prediction)
 //   layers/counts   float32 dense raw panel counts (omitted when PreparedSection::counts is empty)
+//   layers/sd       float32 dense per-spot uncertainty of a prediction (when PreparedSection::spread)
 //   obs             dataframe, index = spot ids; columns array_x, array_y, pixel_x, pixel_y
 //                   (float64) and label (strings) when labels exist
 //   var             dataframe, index = gene names

@@ -50,6 +50,7 @@ struct PreparedSection {
   std::vector<std::string> spot_ids;
   Matrix expression;  // spots x panel genes, normalised (the training input)
   Matrix counts;      // spots x panel genes, raw counts of the panel
+  Matrix spread;      // a prediction's per-spot uncertainty (sd), spots x genes; empty otherwise
   std::vector<std::array<double, 2>> array_xy;
   std::vector<std::array<double, 2>> pixel_xy;
   std::vector<std::string> labels;

@@ -163,6 +163,16 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
     report.section_names.push_back(s.id);
     for (auto& h : r["heatmaps"]) report.heatmaps.push_back({s.id, h["gene"], h["path"]});
   }
+  {
+    std::vector<double> u;
+    metrics["uncertainty"]["sections"] = json::object();
+    for (auto& [id, r] : results.items()) {
+      metrics["uncertainty"]["sections"][id] = r.value("uncertainty_spearman", json());
+      u.push_back(number_or_nan(r.value("uncertainty_spearman", json())));
+    }
+    metrics["uncertainty"]["mean"] = json_number(mean_sd(u).mean);
+    metrics["uncertainty"]["what"] = "per-gene Spearman between layers/sd and |prediction - truth|, mean over genes";
+  }
   if (!ctx.markers.empty()) {
     metrics["markers"] = marker_metrics(ctx, results, report.markers);
     metrics["n_markers"] = metrics["markers"]["genes"].size();  // of n_genes, scored with them
@@ -216,6 +226,9 @@ std::string format_metrics_table(const json& metrics) {
     row(it.key(), *it, rs.contains(it.key()) ? rs[it.key()] : json::object());
   ss << std::string(72, '-') << "\n";
   row("mean", metrics.value("mean", json::object()), metrics["baseline"]["ridge"].value("mean", json::object()));
+  if (metrics.contains("uncertainty") && metrics["uncertainty"].contains("mean"))
+    ss << "uncertainty: Spearman(sd, |error|) per gene, mean over sections " << cell(metrics["uncertainty"], "mean")
+       << " (> 0: the sd ranks the errors)\n";
   if (metrics.contains("markers")) {
     ss << "markers, mean PCC (HisCMCL / ridge):\n";
     for (const char* kind : {"genes", "sets"})

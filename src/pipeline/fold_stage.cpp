@@ -176,13 +176,17 @@ json gene_set_results(const CvContext& ctx, const PreparedSection& s, const Matr
 }
 
 // Everything one held-out section contributes to the outputs.
-json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Matrix& pred, const Matrix& ridge_pred) {
+json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const SpotPrediction& predicted,
+                       const Matrix& ridge_pred) {
+  const Matrix& pred = predicted.mean;
   const Matrix truth = eval_matrix(s, ctx.cfg.data.eval_norm);
   SectionMetrics m = evaluate_section(pred, truth);
   SectionMetrics r = evaluate_section(ridge_pred, truth);
   json j = {{"method", metrics_json(m)}, {"ridge", metrics_json(r)}, {"pcc", json::array()},
             {"p_value", json::array()},  {"ridge_pcc", json::array()}, {"truth_mean", m.truth_mean},
-            {"truth_var", m.truth_var}};
+            {"truth_var", m.truth_var},
+            // does the predicted sd rank the errors? per-gene Spearman(sd, |error|), mean
+            {"uncertainty_spearman", json_number(uncertainty_rank_score(pred, predicted.sd, truth))}};
   for (size_t g = 0; g < m.pcc.size(); ++g) {
     j["pcc"].push_back(json_number(m.pcc[g]));
     j["p_value"].push_back(json_number(m.p_value[g]));
@@ -197,6 +201,7 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Mat
   }
   PreparedSection p = s;  // the prediction as AnnData
   p.expression = pred;
+  p.spread = predicted.sd;
   p.counts = Matrix();
   p.normalization = "prediction";
   write_prepared_h5ad(ctx.out / "predictions" / (s.id + ".h5ad"), p);
@@ -207,14 +212,14 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Mat
 
 // An end-to-end model sees the held-out section through its own trained trunk; the ridge baseline
 // keeps the configured encoder's features.
-Matrix predict_section(const CvContext& ctx, ModelBundle& bundle, size_t i) {
+SpotPrediction predict_section(const CvContext& ctx, ModelBundle& bundle, size_t i) {
   RetrievalPredictor predictor(bundle);
   const PreparedSection& s = ctx.sections[i];
-  if (ctx.cfg.train.mode != TrainMode::end_to_end) return predictor.predict(s.pixel_xy, ctx.features[i]);
+  if (ctx.cfg.train.mode != TrainMode::end_to_end) return predictor.predict_with_spread(s.pixel_xy, ctx.features[i]);
   auto trunk = bundle_encoder(bundle);
   auto image = SlideImage::open(s.image.image_path);
-  return predictor.predict(s.pixel_xy, embed_spots(*image, s.image.image_path, s.pixel_xy, s.image.spot_diameter_px,
-                                                   ctx.cfg.encoder, *trunk));
+  return predictor.predict_with_spread(
+      s.pixel_xy, embed_spots(*image, s.image.image_path, s.pixel_xy, s.image.spot_diameter_px, ctx.cfg.encoder, *trunk));
 }
 
 }  // namespace
@@ -238,7 +243,7 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
   o.result.update(model.extra);
   for (size_t i : fold.test) {
     const auto& s = ctx.sections[i];
-    Matrix pred = predict_section(ctx, model.bundle, i);
+    SpotPrediction pred = predict_section(ctx, model.bundle, i);
     Matrix ridge_pred = predict_ridge(ridge, baseline_features(s.pixel_xy, ctx.features[i]));
     o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, ridge_pred);
   }

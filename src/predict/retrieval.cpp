@@ -64,7 +64,8 @@ Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix
 
 Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix& key_expression,
                          const KeyIndex& index, int k, RetrievalDistance metric,
-                         std::vector<RetrievalNeighbours>* neighbours, double eps, double softmax_temperature) {
+                         std::vector<RetrievalNeighbours>* neighbours, double eps, double softmax_temperature,
+                         Matrix* spread) {
   if (queries.cols != keys.cols)
     throw std::invalid_argument("retrieval_predict: query and key embeddings differ in width");
   if (key_expression.rows != keys.rows)
@@ -81,6 +82,7 @@ Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix
   const KeyNeighbours found = index.search(l2_normalised_rows(queries), k);
   Matrix pred(nq, g, 0.f);
   if (neighbours) neighbours->assign(size_t(nq), {});
+  if (spread) *spread = Matrix(nq, g, 0.f);
   parallel_for(nq, [&](int64_t q) {
     std::vector<int64_t> idx;
     std::vector<double> sim;
@@ -105,6 +107,15 @@ Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix
     }
     float* out = pred.row(q);
     for (int64_t c = 0; c < g; ++c) out[c] = float(acc[c]);
+    if (spread) {
+      std::vector<double> var(size_t(g), 0.0);
+      for (size_t j = 0; j < idx.size(); ++j) {
+        const float* e = key_expression.row(idx[j]);
+        for (int64_t c = 0; c < g; ++c) var[size_t(c)] += w[j] * (e[c] - acc[size_t(c)]) * (e[c] - acc[size_t(c)]);
+      }
+      float* sd = spread->row(q);
+      for (int64_t c = 0; c < g; ++c) sd[c] = float(std::sqrt(var[size_t(c)]));
+    }
     if (neighbours) (*neighbours)[q] = {std::move(idx), std::move(w)};
   });
   return pred;

@@ -44,11 +44,13 @@ Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix
                          std::vector<RetrievalNeighbours>* neighbours = nullptr,
                          double eps = 1e-12, double softmax_temperature = 0.0);
 // The same with the top k from `index`, built over l2_normalised_rows(keys) (key_index.h); an
-// approximate index may find fewer than k for a query, which then averages those.
+// approximate index may find fewer than k for a query, which then averages those. spread, when
+// given, receives the weighted sd of the neighbours' expression around the prediction,
+// sqrt(sum_j w_j (E_j - y)^2): the per-spot uncertainty.
 Matrix retrieval_predict(const Matrix& queries, const Matrix& keys, const Matrix& key_expression,
                          const KeyIndex& index, int k, RetrievalDistance metric,
                          std::vector<RetrievalNeighbours>* neighbours = nullptr,
-                         double eps = 1e-12, double softmax_temperature = 0.0);
+                         double eps = 1e-12, double softmax_temperature = 0.0, Matrix* spread = nullptr);
 
 // Removes each group's per-column mean and adds back the mean over all rows: rows
 // [offsets[g], offsets[g+1]) form group g (a training section). Retrieval averages neighbours from

@@ -1,6 +1,7 @@
 #include "predict/retrieval_predictor.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/log.h"
 #include "predict/key_index.h"
@@ -25,24 +26,40 @@ Matrix RetrievalPredictor::image_embeddings(const std::vector<std::array<double,
 
 Matrix RetrievalPredictor::predict(const std::vector<std::array<double, 2>>& pixel_xy,
                                    const SectionFeatures& features) {
-  Matrix sum = predict_member(pixel_xy, features);
-  for (auto& m : bundle_.members) {
-    Matrix y = RetrievalPredictor(m).predict_member(pixel_xy, features);
-    for (size_t i = 0; i < sum.data.size(); ++i) sum.data[i] += y.data[i];
-  }
-  const float n = float(1 + bundle_.members.size());
-  if (n > 1)
-    for (float& v : sum.data) v /= n;
-  return sum;
+  return predict_with_spread(pixel_xy, features).mean;
 }
 
-Matrix RetrievalPredictor::predict_member(const std::vector<std::array<double, 2>>& pixel_xy,
-                                          const SectionFeatures& features) {
+SpotPrediction RetrievalPredictor::predict_with_spread(const std::vector<std::array<double, 2>>& pixel_xy,
+                                                       const SectionFeatures& features) {
+  std::vector<SpotPrediction> parts;
+  parts.push_back(predict_member(pixel_xy, features));
+  for (auto& m : bundle_.members) parts.push_back(RetrievalPredictor(m).predict_member(pixel_xy, features));
+  if (parts.size() == 1) return std::move(parts.front());
+  // Law of total variance: E[sd²] over members + Var[mean] over members.
+  const double n = double(parts.size());
+  SpotPrediction out{Matrix(parts[0].mean.rows, parts[0].mean.cols, 0.f), Matrix(parts[0].mean.rows, parts[0].mean.cols, 0.f)};
+  for (size_t i = 0; i < out.mean.data.size(); ++i) {
+    double sum = 0, sum_sq = 0, spread_sq = 0;
+    for (const auto& p : parts) {
+      sum += p.mean.data[i];
+      sum_sq += double(p.mean.data[i]) * p.mean.data[i];
+      spread_sq += double(p.sd.data[i]) * p.sd.data[i];
+    }
+    const double mean = sum / n;
+    out.mean.data[i] = float(mean);
+    out.sd.data[i] = float(std::sqrt(std::max(0.0, spread_sq / n + sum_sq / n - mean * mean)));
+  }
+  return out;
+}
+
+SpotPrediction RetrievalPredictor::predict_member(const std::vector<std::array<double, 2>>& pixel_xy,
+                                                  const SectionFeatures& features) {
   Matrix q = image_embeddings(pixel_xy, features);
   const PredictConfig& pc = bundle_.config.predict;
   if (pc.predictor == Predictor::regression) {
     torch::NoGradGuard no_grad;
-    return to_matrix(bundle_.model->regress(to_tensor(q)));
+    Matrix y = to_matrix(bundle_.model->regress(to_tensor(q)));
+    return {y, Matrix(y.rows, y.cols, 0.f)};
   }
   double tau = 0;
   if (pc.weighting == Weighting::softmax)
@@ -52,8 +69,10 @@ Matrix RetrievalPredictor::predict_member(const std::vector<std::array<double, 2
   const Matrix keys = to_matrix(bundle_.key_embeddings);
   const std::unique_ptr<KeyIndex> index = key_index_for(bundle_, keys);
   spdlog::debug("retrieval: {}", index->describe());
-  return retrieval_predict(q, keys, values, *index, pc.k, parse_retrieval_distance(choice_name(pc.distance)),
-                           nullptr, 1e-12, tau);
+  SpotPrediction out;
+  out.mean = retrieval_predict(q, keys, values, *index, pc.k, parse_retrieval_distance(choice_name(pc.distance)),
+                               nullptr, 1e-12, tau, &out.sd);
+  return out;
 }
 
 namespace {

@@ -14,18 +14,28 @@
 
 namespace hiscmcl {
 
+// A prediction with its per-spot, per-gene uncertainty: the weighted sd of the retrieved
+// neighbours' expression around it; for an ensemble, the law of total variance over members (their
+// mean spread² plus the variance of their predictions). The regression predictor has only the
+// members' disagreement (0 for one model).
+struct SpotPrediction {
+  Matrix mean, sd;  // spots x genes
+};
+
 class RetrievalPredictor {
  public:
   explicit RetrievalPredictor(ModelBundle& bundle) : bundle_(bundle) {}
   // Query spots of one section: its pixel centres (for neighbour tokens) and features. An
   // ensemble bundle predicts the mean of its members' predictions.
   Matrix predict(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features);
+  SpotPrediction predict_with_spread(const std::vector<std::array<double, 2>>& pixel_xy,
+                                     const SectionFeatures& features);
   // Member 0's image embeddings.
   Matrix image_embeddings(const std::vector<std::array<double, 2>>& pixel_xy,
                           const SectionFeatures& features);
 
  private:
-  Matrix predict_member(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features);
+  SpotPrediction predict_member(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features);
   ModelBundle& bundle_;
 };
 

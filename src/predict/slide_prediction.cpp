@@ -47,17 +47,19 @@ std::vector<int64_t> highest_mean_genes(const Matrix& pred, int n) {
   return order;
 }
 
-std::string prediction_csv(const QuerySpots& q, const Matrix& pred, const std::vector<std::string>& genes,
+std::string prediction_csv(const QuerySpots& q, const SpotPrediction& pred, const std::vector<std::string>& genes,
                            const std::vector<ObsColumn>& scores) {
   std::ostringstream csv;
   csv << "id,pixel_x,pixel_y";
   for (auto& g : genes) csv << "," << g;
   for (auto& c : scores) csv << "," << c.name;
+  for (auto& g : genes) csv << ",sd_" << g;
   csv << "\n" << std::setprecision(6);
-  for (int64_t i = 0; i < pred.rows; ++i) {
+  for (int64_t i = 0; i < pred.mean.rows; ++i) {
     csv << q.ids[size_t(i)] << "," << q.pixel_xy[size_t(i)][0] << "," << q.pixel_xy[size_t(i)][1];
-    for (int64_t g = 0; g < pred.cols; ++g) csv << "," << pred(i, g);
+    for (int64_t g = 0; g < pred.mean.cols; ++g) csv << "," << pred.mean(i, g);
     for (auto& c : scores) csv << "," << c.values[size_t(i)];
+    for (int64_t g = 0; g < pred.sd.cols; ++g) csv << "," << pred.sd(i, g);
     csv << "\n";
   }
   return csv.str();
@@ -92,7 +94,8 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
 
   auto encoder = bundle_encoder(bundle);  // an end-to-end model brings its trained trunk
   SectionFeatures f = embed_spots(*image, opt.image.string(), q.pixel_xy, diam, bundle.config.encoder, *encoder);
-  Matrix pred = RetrievalPredictor(bundle).predict(q.pixel_xy, f);
+  SpotPrediction predicted = RetrievalPredictor(bundle).predict_with_spread(q.pixel_xy, f);
+  const Matrix& pred = predicted.mean;
   const std::vector<ObsColumn> scores = marker_set_scores(bundle, pred);
   const bool draw_markers = chosen.empty();  // no gene named: the model's markers and their scores
   if (draw_markers) chosen = panel_columns(bundle.genes, bundle.marker_genes());
@@ -112,9 +115,10 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   p.image.width = image->width();
   p.image.height = image->height();
   p.normalization = "prediction";
+  p.spread = predicted.sd;
   p.obs_columns = scores;
   write_prepared_h5ad(out.temp() / "prediction.h5ad", p);
-  write_text_file(out.temp() / "prediction.csv", prediction_csv(q, pred, bundle.genes, scores));
+  write_text_file(out.temp() / "prediction.csv", prediction_csv(q, predicted, bundle.genes, scores));
 
   HeatmapBackground bg = heatmap_background(*image);
   std::vector<cv::Point2d> pts = to_points(q.pixel_xy);

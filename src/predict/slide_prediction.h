@@ -1,8 +1,9 @@
 // `predict` as a library call: expression of every spot of a new H&E image from a trained model,
 // at given spots or on a grid laid over the detected tissue. Writes, atomically as one folder:
-//   OUT/prediction.h5ad  X = predicted expression, obs ids, coordinates and <set>_score per
-//                        marker set of the model, obsm["spatial"]
-//   OUT/prediction.csv   id,pixel_x,pixel_y,<genes...>,<set>_score...
+//   OUT/prediction.h5ad  X = predicted expression, layers["sd"] its per-spot uncertainty
+//                        (RetrievalPredictor's SpotPrediction), obs ids, coordinates and
+//                        <set>_score per marker set of the model, obsm["spatial"]
+//   OUT/prediction.csv   id,pixel_x,pixel_y,<genes...>,<set>_score...,sd_<genes...>
 //   OUT/heatmap_<gene>.png        the chosen genes over the H&E
 //   OUT/heatmap_<set>_score.png   each marker set's score (mean z over its genes), drawn with the
 //                                 model's markers (that is, when no gene is named)

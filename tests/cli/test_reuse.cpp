@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -179,6 +180,14 @@ TEST(Markers, CvScoresMarkerGenesAndSetsBesideRidgeAndPredictDrawsThem) {
   const hiscmcl::PreparedSection pred = hiscmcl::read_prepared_h5ad(f);
   const hiscmcl::PreparedSection truth = hiscmcl::read_prepared_h5ad(run.tmp / "cv" / "data" / "S1.h5ad");
   ASSERT_EQ(pred.spot_ids, truth.spot_ids);
+  // layers["sd"]: the retrieved neighbours' spread, one per spot and gene, never negative.
+  ASSERT_EQ(pred.spread.rows, pred.n_spots());
+  ASSERT_EQ(pred.spread.cols, int64_t(pred.genes.size()));
+  EXPECT_TRUE(std::all_of(pred.spread.data.begin(), pred.spread.data.end(), [](float v) { return v >= 0; }));
+  EXPECT_GT(*std::max_element(pred.spread.data.begin(), pred.spread.data.end()), 0.f);
+  // cv says how well that spread ranks the errors of each held-out section.
+  ASSERT_TRUE(m["uncertainty"]["mean"].is_number()) << m["uncertainty"].dump();
+  std::printf("[ uncertainty ] Spearman(sd, |error|) mean %.3f\n", m["uncertainty"]["mean"].get<double>());
   const auto immune = f.dataset("obs/immune_score").read_numbers<double>({pred.n_spots()});
   const auto expected = hiscmcl::gene_set_score(pred.expression, hiscmcl::panel_columns(pred.genes, {"PTPRC", "CD3E"}));
   ASSERT_EQ(immune.size(), expected.size());

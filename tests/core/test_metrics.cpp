@@ -120,3 +120,31 @@ TEST(Metrics, GeneRankingByMeanNegLog10P) {
   EXPECT_NEAR(r[1].mean_neg_log10_p, 2.5, 1e-9);
   EXPECT_EQ(r[1].best_section, 0);
 }
+
+TEST(Metrics, SpearmanRanksWithTiesAtTheirMeanRank) {
+  const double a[] = {1, 2, 3, 4, 5}, b[] = {10, 20, 30, 40, 1000};  // monotone: 1
+  EXPECT_NEAR(spearman(a, b, 5), 1.0, 1e-12);
+  const double c[] = {5, 4, 3, 2, 1};
+  EXPECT_NEAR(spearman(a, c, 5), -1.0, 1e-12);
+  // Ties: ranks of {1, 2, 2, 3} are {0, 1.5, 1.5, 3}; with {1, 2, 3, 4} (ranks 0..3) scipy gives
+  // spearmanr([1,2,2,3],[1,2,3,4]) = 0.9486833.
+  const double t[] = {1, 2, 2, 3}, u[] = {1, 2, 3, 4};
+  EXPECT_NEAR(spearman(t, u, 4), 0.9486833, 1e-6);
+  const double k[] = {7, 7, 7, 7};
+  EXPECT_TRUE(std::isnan(spearman(k, u, 4)));
+}
+
+TEST(Metrics, UncertaintyRankScoreIsOneWhenTheSdOrdersTheErrors) {
+  Matrix truth(6, 2, 0.f), pred(6, 2, 0.f), sd(6, 2, 0.f);
+  for (int i = 0; i < 6; ++i) {
+    pred(i, 0) = float(i) * ((i % 2) ? 1.f : -1.f);  // |error| = i, signs mixed
+    sd(i, 0) = 0.1f * float(i * i);                  // same order, other scale
+    pred(i, 1) = float(i);
+    sd(i, 1) = float(6 - i);                         // the reverse order
+  }
+  EXPECT_NEAR(uncertainty_rank_score(pred, sd, truth), 0.0, 1e-12);  // (1 + -1) / 2
+  Matrix one_gene(6, 1, 0.f), one_sd(6, 1, 0.f), one_truth(6, 1, 0.f);
+  for (int i = 0; i < 6; ++i) one_gene(i, 0) = pred(i, 0), one_sd(i, 0) = sd(i, 0);
+  EXPECT_NEAR(uncertainty_rank_score(one_gene, one_sd, one_truth), 1.0, 1e-12);
+  EXPECT_THROW(uncertainty_rank_score(pred, one_sd, truth), std::invalid_argument);
+}

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/thread_pool.h"
+#include "predict/key_index.h"
 #include "predict/retrieval.h"
 
 using namespace hiscmcl;
@@ -130,4 +131,27 @@ TEST(Retrieval, CentreGroupsReplacesSectionMeansByTheOverallMean) {
   for (size_t i = 0; i < y.data.size(); ++i) EXPECT_NEAR(same.data[i], y.data[i], 1e-5);
   EXPECT_THROW(centre_groups(y, {0, 4}), std::invalid_argument);
   EXPECT_THROW(centre_groups(y, {0, 3, 2, 5}), std::invalid_argument);
+}
+
+TEST(Retrieval, SpreadIsTheWeightedSdOfTheNeighboursExpression) {
+  // The L2 hand example: w = 0.206349, 0.793651 on expression (10, 0) and (0, 10). Gene 0:
+  // y = 2.06349, sd = sqrt(w0 (10 - y)^2 + w1 (0 - y)^2) = 10 sqrt(w0 w1) for two values.
+  Matrix q = rows({{3, 0}});
+  Matrix k = rows({{1, 0}, {0, 1}, {2, 0.2f}, {-1, 0}});
+  Matrix e = rows({{10, 0}, {99, 99}, {0, 10}, {-50, -50}});
+  const auto index = make_flat_key_index(l2_normalised_rows(k));
+  Matrix spread;
+  Matrix p = retrieval_predict(q, k, e, *index, 2, RetrievalDistance::l2, nullptr, 1e-12, 0.0, &spread);
+  const double w0 = 0.25 / (0.25 + 1 / 1.04), w1 = 1 - w0;
+  EXPECT_NEAR(p(0, 0), 10 * w0, 1e-4);
+  ASSERT_EQ(spread.rows, 1);
+  ASSERT_EQ(spread.cols, 2);
+  EXPECT_NEAR(spread(0, 0), 10 * std::sqrt(w0 * w1), 1e-4);
+  EXPECT_NEAR(spread(0, 1), 10 * std::sqrt(w0 * w1), 1e-4);
+  // One neighbour, or neighbours that agree: no spread.
+  retrieval_predict(q, k, e, *index, 1, RetrievalDistance::l2, nullptr, 1e-12, 0.0, &spread);
+  EXPECT_FLOAT_EQ(spread(0, 0), 0.f);
+  Matrix same = rows({{4, 4}, {4, 4}, {4, 4}, {4, 4}});
+  retrieval_predict(q, k, same, *index, 4, RetrievalDistance::l1, nullptr, 1e-12, 0.0, &spread);
+  EXPECT_NEAR(spread(0, 0), 0.f, 1e-6);
 }
