@@ -105,10 +105,29 @@ cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
     for (float v : values)
       if (std::isfinite(v)) lo = std::min(lo, double(v)), hi = std::max(hi, double(v));
   };
+  // Own scales span the 2nd to 98th percentile: one outlying spot (a measured 0 among counts of
+  // 20) would otherwise squeeze every other spot into one colour. Values beyond take the end colours.
+  auto robust_range = [](const std::vector<float>& values, double& lo, double& hi) {
+    std::vector<double> v;
+    for (float x : values)
+      if (std::isfinite(x)) v.push_back(x);
+    if (v.empty()) return;
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) {
+      const double pos = q * double(v.size() - 1);
+      const size_t i = size_t(pos);
+      return i + 1 < v.size() ? v[i] + (pos - double(i)) * (v[i + 1] - v[i]) : v[i];
+    };
+    lo = at(0.02), hi = at(0.98);
+  };
   std::vector<std::array<double, 2>> range(panels.size(), {1e300, -1e300});
-  for (size_t k = 0; k < panels.size(); ++k)
-    for (size_t j = 0; j < panels.size(); ++j)
-      if (j == k || colour_scale == HeatmapScale::shared) finite_range(panels[j].values, range[k][0], range[k][1]);
+  for (size_t k = 0; k < panels.size(); ++k) {
+    if (colour_scale == HeatmapScale::per_panel) {
+      robust_range(panels[k].values, range[k][0], range[k][1]);
+      continue;
+    }
+    for (const auto& p : panels) finite_range(p.values, range[k][0], range[k][1]);
+  }
   for (auto& r : range)
     if (r[0] > r[1]) r = {0, 1};
 
@@ -196,7 +215,7 @@ void write_heatmap_pair_png(const std::filesystem::path& path, const cv::Mat& he
                             const std::vector<float>& predicted, const std::vector<float>& measured,
                             double spot_diameter_px, const std::string& title) {
   write_png_atomic(path, render_heatmap(he_rgb_thumbnail, downsample, spot_px,
-                                        {{"predicted (own scale)", predicted}, {"measured (own scale)", measured}},
+                                        {{"predicted (own scale, 2-98%)", predicted}, {"measured (own scale, 2-98%)", measured}},
                                         spot_diameter_px, title, HeatmapScale::per_panel));
 }
 

@@ -3,8 +3,9 @@
 // lightened H&E thumbnail cropped to the spots' bounding box, with a colour bar and a title.
 //   he_rgb_thumbnail: 8-bit RGB (or grey) image; downsample: full-resolution px per thumbnail px;
 //   spot_px: spot centres in full-resolution pixels; spot_diameter_px: in full-resolution pixels.
-//   The colour scale spans the finite values' [min, max], over all panels or per panel, each then
-//   with its own colour bar; NaN values are drawn as hollow grey circles.
+//   The colour scale spans the finite values' [min, max] over all panels, or per panel their 2nd
+//   to 98th percentile, each then with its own colour bar; NaN values are drawn as hollow grey
+//   circles.
 // The PNG is written atomically (temp name, then rename); a failure throws InputError(path, ...).
 #pragma once
 #include <array>
