@@ -1,8 +1,7 @@
 #include "eval/heatmap.h"
 
-#include <array>
-
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>

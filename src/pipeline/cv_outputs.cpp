@@ -167,8 +167,9 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
     std::vector<double> u;
     metrics["uncertainty"]["sections"] = json::object();
     for (auto& [id, r] : results.items()) {
-      metrics["uncertainty"]["sections"][id] = r.value("uncertainty_spearman", json());
-      u.push_back(number_or_nan(r.value("uncertainty_spearman", json())));
+      const json v = r.value("uncertainty_spearman", json());
+      metrics["uncertainty"]["sections"][id] = v;
+      u.push_back(number_or_nan(v));
     }
     metrics["uncertainty"]["mean"] = json_number(mean_sd(u).mean);
     metrics["uncertainty"]["what"] = "per-gene Spearman between layers/sd and |prediction - truth|, mean over genes";

@@ -97,6 +97,7 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   write_stage_record(out.temp() / "stage.json", inputs, m.extra);  // inside: model and key appear together
   crash_point("train.model_uncommitted");
   out.commit();
+  set_bundle_dir(m.bundle, model_dir);  // predicting next loads keys.ivf rather than building it again
   return m;
 }
 

@@ -6,32 +6,26 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "predict/key_index.h"
 #include "predict/key_index_faiss.h"
 
 namespace hiscmcl {
 namespace {
 
-class IvfKeyIndex final : public KeyIndex {
+class IvfKeyIndex final : public FaissKeyIndex {
  public:
-  IvfKeyIndex(std::unique_ptr<faiss::Index> index, int nprobe) : index_(std::move(index)) {
+  IvfKeyIndex(std::unique_ptr<faiss::Index> index, int nprobe) : FaissKeyIndex(std::move(index)) {
     auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(index_.get());
     if (!ivf) throw std::invalid_argument("IvfKeyIndex: not an IndexIVFFlat");
     ivf->nprobe = size_t(std::clamp<int64_t>(nprobe, 1, int64_t(ivf->nlist)));
   }
-  int64_t size() const override { return index_->ntotal; }
-  int64_t dim() const override { return index_->d; }
-  int nlist() const { return int(ivf().nlist); }
+  int nlist() const override { return int(ivf().nlist); }
   std::string describe() const override {
     return "approximate (ivf, " + std::to_string(ivf().nlist) + " lists, " + std::to_string(ivf().nprobe) +
            " probed), " + std::to_string(size()) + " keys x " + std::to_string(dim());
   }
-  KeyNeighbours search(const Matrix& q, int64_t k) const override { return faiss_keys::search(*index_, q, k); }
-  void save(const std::filesystem::path& path) const override { faiss_keys::save(*index_, path); }
 
  private:
   const faiss::IndexIVFFlat& ivf() const { return static_cast<const faiss::IndexIVFFlat&>(*index_); }
-  std::unique_ptr<faiss::Index> index_;
 };
 
 }  // namespace
@@ -52,18 +46,11 @@ std::unique_ptr<KeyIndex> make_ivf_key_index(const Matrix& keys, int nlist, int 
   index->cp.niter = 10;
   index->train(keys.rows, keys.data.data());
   index->add(keys.rows, keys.data.data());
-  return std::make_unique<IvfKeyIndex>(std::move(index), nprobe);
+  return wrap_ivf_index(std::move(index), nprobe);
 }
 
-int key_index_nlist(const KeyIndex& index) {
-  const auto* ivf = dynamic_cast<const IvfKeyIndex*>(&index);
-  return ivf ? ivf->nlist() : 0;
-}
-
-namespace faiss_keys {
-std::unique_ptr<KeyIndex> wrap_ivf(std::unique_ptr<faiss::Index> index, int nprobe) {
+std::unique_ptr<KeyIndex> wrap_ivf_index(std::unique_ptr<faiss::Index> index, int nprobe) {
   return std::make_unique<IvfKeyIndex>(std::move(index), nprobe);
 }
-}  // namespace faiss_keys
 
 }  // namespace hiscmcl

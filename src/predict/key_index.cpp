@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <stdexcept>
 
 #include "common/atomic_output.h"
@@ -45,60 +44,52 @@ std::unique_ptr<KeyIndex> load_key_index(const fs::path& path, int nprobe) {
   }
   if (index->metric_type != faiss::METRIC_INNER_PRODUCT)
     throw InputError(path.string(), "a key index must rank by inner product");
-  if (dynamic_cast<faiss::IndexIVFFlat*>(index.get())) return faiss_keys::wrap_ivf(std::move(index), nprobe);
-  if (dynamic_cast<faiss::IndexFlatIP*>(index.get())) return faiss_keys::wrap_flat(std::move(index));
+  if (dynamic_cast<faiss::IndexIVFFlat*>(index.get())) return wrap_ivf_index(std::move(index), nprobe);
+  if (dynamic_cast<faiss::IndexFlatIP*>(index.get())) return wrap_flat_index(std::move(index));
   throw InputError(path.string(), "unknown key index type");
 }
 
-namespace faiss_keys {
+int key_index_nlist(const KeyIndex& index) { return index.nlist(); }
 
-void check_width(const faiss::Index& index, const Matrix& queries) {
-  if (queries.cols != int64_t(index.d))
+KeyNeighbours FaissKeyIndex::search(const Matrix& queries, int64_t k) const {
+  if (queries.cols != int64_t(index_->d))
     throw std::invalid_argument("key index: queries are " + std::to_string(queries.cols) + " wide, keys " +
-                                std::to_string(index.d));
-}
-
-KeyNeighbours search(const faiss::Index& index, const Matrix& queries, int64_t k) {
-  check_width(index, queries);
+                                std::to_string(index_->d));
   KeyNeighbours out;
-  out.k = std::max<int64_t>(1, std::min<int64_t>(k, index.ntotal));
+  out.k = std::max<int64_t>(1, std::min<int64_t>(k, index_->ntotal));
   const int64_t nq = queries.rows;
   out.ids.assign(size_t(nq * out.k), -1);
   out.sims.assign(size_t(nq * out.k), 0.f);
-  if (nq == 0 || index.ntotal == 0) return out;
+  if (nq == 0 || index_->ntotal == 0) return out;
   std::vector<faiss::Index::idx_t> labels(out.ids.size());
-  index.search(nq, queries.data.data(), out.k, out.sims.data(), labels.data());
-  // faiss's heaps leave equal scores in no particular order: restore "ties in key order", so
-  // that the same keys give the same neighbours whatever the blocking or thread count.
-  std::vector<int64_t> order(size_t(out.k));
-  std::vector<float> sims(size_t(out.k));
+  index_->search(nq, queries.data.data(), out.k, out.sims.data(), labels.data());
+  // faiss returns each query's hits best first, the missing ones (-1) last, but leaves equal
+  // scores in no particular order: put ties back in key order, so that the same keys give the
+  // same neighbours whatever the blocking or thread count.
+  std::vector<std::pair<float, int64_t>> hits;
   for (int64_t q = 0; q < nq; ++q) {
     const size_t base = size_t(q * out.k);
-    std::iota(order.begin(), order.end(), 0);
-    auto id = [&](int64_t j) { return labels[base + size_t(j)] < 0 ? INT64_MAX : int64_t(labels[base + size_t(j)]); };
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      const float sa = out.sims[base + size_t(a)], sb = out.sims[base + size_t(b)];
-      if (id(a) == INT64_MAX || id(b) == INT64_MAX) return id(a) < id(b);
-      return sa > sb || (sa == sb && id(a) < id(b));
-    });
-    for (int64_t j = 0; j < out.k; ++j) {
-      sims[size_t(j)] = out.sims[base + size_t(order[size_t(j)])];
-      out.ids[base + size_t(j)] = labels[base + size_t(order[size_t(j)])];
+    hits.clear();
+    for (int64_t j = 0; j < out.k && labels[base + size_t(j)] >= 0; ++j)
+      hits.emplace_back(out.sims[base + size_t(j)], int64_t(labels[base + size_t(j)]));
+    std::sort(hits.begin(), hits.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    for (size_t j = 0; j < hits.size(); ++j) {
+      out.sims[base + j] = hits[j].first;
+      out.ids[base + j] = hits[j].second;
     }
-    std::copy(sims.begin(), sims.end(), out.sims.begin() + std::ptrdiff_t(base));
   }
   return out;
 }
 
-void save(const faiss::Index& index, const fs::path& path) {
+void FaissKeyIndex::save(const fs::path& path) const {
   AtomicPath out(path);
   try {
-    faiss::write_index(&index, out.temp().c_str());
+    faiss::write_index(index_.get(), out.temp().c_str());
   } catch (const faiss::FaissException& e) {
     throw std::runtime_error(path.string() + ": cannot write the key index: " + e.what());
   }
   out.commit();
 }
 
-}  // namespace faiss_keys
 }  // namespace hiscmcl

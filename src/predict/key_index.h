@@ -34,6 +34,7 @@ class KeyIndex {
   virtual KeyNeighbours search(const Matrix& normalised_queries, int64_t k) const = 0;
   // faiss's own format (write_index), atomically.
   virtual void save(const std::filesystem::path& path) const = 0;
+  virtual int nlist() const { return 0; }  // an ivf index's lists; 0 for an exact one
 };
 
 std::unique_ptr<KeyIndex> make_flat_key_index(const Matrix& normalised_keys);
@@ -44,8 +45,7 @@ std::unique_ptr<KeyIndex> make_ivf_key_index(const Matrix& normalised_keys, int 
 int ivf_default_nlist(int64_t n_keys);  // 4 sqrt(n), at most n / 39 (faiss's points per list), >= 1
 // An index written by save(); nprobe applies to an ivf one. InputError naming the file if unreadable.
 std::unique_ptr<KeyIndex> load_key_index(const std::filesystem::path& path, int nprobe);
-// The ivf parameters of a loaded index (nlist 0 for a flat one).
-int key_index_nlist(const KeyIndex& index);
+int key_index_nlist(const KeyIndex& index);  // index.nlist()
 
 // Rows scaled to unit L2 norm; an all-zero row stays zero (cosine 0 with everything).
 Matrix l2_normalised_rows(const Matrix& m);

@@ -1,4 +1,5 @@
-// Shared by the faiss-backed KeyIndex implementations (not a public header).
+// Shared by the faiss-backed KeyIndex implementations (not a public header): the faiss index, its
+// search with ties put back in key order, and its file format.
 #pragma once
 #include <faiss/Index.h>
 
@@ -7,15 +8,22 @@
 
 #include "predict/key_index.h"
 
-namespace hiscmcl::faiss_keys {
+namespace hiscmcl {
 
-// Searches a faiss inner-product index; results re-ordered so that ties keep key order.
-KeyNeighbours search(const faiss::Index& index, const Matrix& queries, int64_t k);
-void save(const faiss::Index& index, const std::filesystem::path& path);
-void check_width(const faiss::Index& index, const Matrix& queries);
+class FaissKeyIndex : public KeyIndex {
+ public:
+  explicit FaissKeyIndex(std::unique_ptr<faiss::Index> index) : index_(std::move(index)) {}
+  int64_t size() const override { return index_->ntotal; }
+  int64_t dim() const override { return index_->d; }
+  KeyNeighbours search(const Matrix& normalised_queries, int64_t k) const override;
+  void save(const std::filesystem::path& path) const override;
 
-// Wraps an index read from disk (flat or ivf).
-std::unique_ptr<KeyIndex> wrap_flat(std::unique_ptr<faiss::Index> index);
-std::unique_ptr<KeyIndex> wrap_ivf(std::unique_ptr<faiss::Index> index, int nprobe);
+ protected:
+  std::unique_ptr<faiss::Index> index_;
+};
 
-}  // namespace hiscmcl::faiss_keys
+// Wrap an index read from disk (ivf_key_index.cpp, flat_key_index.cpp).
+std::unique_ptr<KeyIndex> wrap_flat_index(std::unique_ptr<faiss::Index> index);
+std::unique_ptr<KeyIndex> wrap_ivf_index(std::unique_ptr<faiss::Index> index, int nprobe);
+
+}  // namespace hiscmcl

@@ -99,7 +99,7 @@ void save_key_index(const fs::path& model_dir, const ModelBundle& bundle) {
     key_index_for(bundle, keys)->save(stored_index_path(model_dir));
   }
   for (size_t m = 0; m < bundle.members.size(); ++m)
-    save_key_index(model_dir / ("member_" + std::to_string(m + 1)), bundle.members[m]);
+    save_key_index(member_dir(model_dir, m), bundle.members[m]);
 }
 
 }  // namespace hiscmcl

@@ -39,7 +39,7 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   j["trunk"] = b.trunk ? b.config.encoder.name : "";
   j["members"] = b.members.size();
   for (size_t m = 0; m < b.members.size(); ++m)
-    save_model_bundle(dir / ("member_" + std::to_string(m + 1)), b.members[m]);
+    save_model_bundle(member_dir(dir, m), b.members[m]);
   {
     AtomicPath p(dir / "model.pt");
     torch::save(b.model, p.temp().string());
@@ -127,8 +127,15 @@ ModelBundle load_model_bundle(const fs::path& dir) {
   b.model->eval();
   b.dir = dir;
   for (size_t m = 0; m < n_members; ++m)
-    b.members.push_back(load_model_bundle(dir / ("member_" + std::to_string(m + 1))));
+    b.members.push_back(load_model_bundle(member_dir(dir, m)));
   return b;
+}
+
+fs::path member_dir(const fs::path& dir, size_t m) { return dir / ("member_" + std::to_string(m + 1)); }
+
+void set_bundle_dir(ModelBundle& b, const fs::path& dir) {
+  b.dir = dir;
+  for (size_t m = 0; m < b.members.size(); ++m) set_bundle_dir(b.members[m], member_dir(dir, m));
 }
 
 void set_predict_config(ModelBundle& b, const PredictConfig& predict) {

@@ -52,6 +52,11 @@ struct ModelBundle {
 void set_predict_config(ModelBundle& b, const PredictConfig& predict);
 
 void save_model_bundle(const std::filesystem::path& dir, ModelBundle& b);  // atomic folder
+// Where a bundle saved in dir keeps its ensemble member m (0-based): dir/member_<m + 1>.
+std::filesystem::path member_dir(const std::filesystem::path& dir, size_t m);
+// Sets b.dir and its members' after the bundle's folder is committed there, so that what was
+// saved beside it (keys.ivf) is found instead of made again.
+void set_bundle_dir(ModelBundle& b, const std::filesystem::path& dir);
 ModelBundle load_model_bundle(const std::filesystem::path& dir);          // InputError if bad
 
 }  // namespace hiscmcl
