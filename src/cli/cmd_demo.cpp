@@ -1,5 +1,5 @@
 // `hiscmcl demo`: the embedded default. Synthesises H&E sections with expression, runs `cv` on them
-// with the default config, prints the method beside the ridge baseline and writes the report.
+// with the default config, prints the method beside both ridge baselines and writes the report.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -52,7 +52,7 @@ CommandRegistrar reg(
         const double n = double(synth.ceiling.size());
         char ceiling[160];
         std::snprintf(ceiling, sizeof ceiling,
-                      "%-10s |        %.3f %.3f %.3f | (the noise-free truth scored against the counts)\n", "ceiling",
+                      "%-10s | %.3f %.3f %.3f | the noise-free truth scored against the counts\n", "ceiling",
                       c[0] / n, c[1] / n, c[2] / n);
         std::cout << "\nhiscmcl demo: leave-one-section-out on " << so.sections
                   << " synthetic sections (mean PCC per gene)\n"

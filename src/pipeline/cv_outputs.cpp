@@ -56,28 +56,32 @@ json run_inputs(const CvContext& ctx, const std::vector<FoldOutcome>& folds, con
           {"config", to_json(ctx.cfg)}};
 }
 
-// Per-marker and per-set PCC by held-out section, with their means, beside the ridge's:
-// {"genes": {symbol: {"gene", "set", "sections", "mean", "ridge": {"sections", "mean"}}},
-//  "sets": {name: {"genes", "sections", "mean", "ridge": {...}}}}. Rows for the report too.
+// Per-marker and per-set PCC by held-out section, with their means, beside each baseline's:
+// {"genes": {symbol: {"gene", "set", "sections", "mean", <baseline key>: {"sections", "mean"}...}},
+//  "sets": {name: {"genes", "sections", "mean", <baseline key>: {...}...}}}. Rows for the report too,
+// beside the first (fair) baseline.
 json marker_metrics(const CvContext& ctx, const json& results, std::vector<MarkerRow>& rows) {
   json out = {{"genes", json::object()}, {"sets", json::object()}};
   const auto& genes = ctx.sections.front().genes;
-  auto fill = [&](json& entry, MarkerRow& row, const std::function<json(const json&)>& method,
-                  const std::function<json(const json&)>& ridge) {
-    std::vector<double> mv, rv;
-    entry["sections"] = json::object();
-    entry["ridge"]["sections"] = json::object();
-    for (auto& s : ctx.sections) {
-      if (!results.contains(s.id)) continue;
-      const double m = number_or_nan(method(results[s.id])), r = number_or_nan(ridge(results[s.id]));
-      entry["sections"][s.id] = json_number(m);
-      entry["ridge"]["sections"][s.id] = json_number(r);
-      mv.push_back(m), rv.push_back(r);
+  // value(result, "pcc" or "<baseline>_pcc")
+  auto fill = [&](json& entry, MarkerRow& row, const std::function<json(const json&, const std::string&)>& value) {
+    auto samples = [&](json& at, const std::string& field) {
+      std::vector<double> v;
+      at["sections"] = json::object();
+      for (auto& s : ctx.sections) {
+        if (!results.contains(s.id)) continue;
+        v.push_back(number_or_nan(value(results[s.id], field)));
+        at["sections"][s.id] = json_number(v.back());
+      }
+      at["mean"] = json_number(mean_sd(v).mean);
+      return v;
+    };
+    row.method = samples(entry, "pcc");
+    row.method_mean = mean_sd(row.method).mean;
+    for (const auto& b : ridge_baselines()) {
+      auto v = samples(entry[b.key], std::string(b.key) + "_pcc");
+      if (&b == &ridge_baselines().front()) row.ridge = v, row.ridge_mean = mean_sd(v).mean;
     }
-    row.method = mv, row.ridge = rv;
-    row.method_mean = mean_sd(mv).mean, row.ridge_mean = mean_sd(rv).mean;
-    entry["mean"] = json_number(row.method_mean);
-    entry["ridge"]["mean"] = json_number(row.ridge_mean);
   };
   for (const auto& set : ctx.markers) {
     for (const auto& id : set.genes) {
@@ -88,7 +92,7 @@ json marker_metrics(const CvContext& ctx, const json& results, std::vector<Marke
       if (out["genes"].contains(name)) continue;
       json entry = {{"gene", id}, {"set", set.name}};
       MarkerRow row{name, "gene"};
-      fill(entry, row, [g](const json& r) { return r["pcc"][g]; }, [g](const json& r) { return r["ridge_pcc"][g]; });
+      fill(entry, row, [g](const json& r, const std::string& f) { return r.contains(f) ? r[f][g] : json(); });
       out["genes"][name] = entry;
       rows.push_back(row);
     }
@@ -97,10 +101,9 @@ json marker_metrics(const CvContext& ctx, const json& results, std::vector<Marke
     json entry = {{"genes", set.genes}};
     MarkerRow row{set.name + " score", "set"};
     const std::string n = set.name;
-    auto at = [n](const json& r, const char* k) {
-      return r.contains("gene_sets") && r["gene_sets"].contains(n) ? r["gene_sets"][n][k] : json();
-    };
-    fill(entry, row, [&](const json& r) { return at(r, "pcc"); }, [&](const json& r) { return at(r, "ridge_pcc"); });
+    fill(entry, row, [n](const json& r, const std::string& f) {
+      return r.contains("gene_sets") && r["gene_sets"].contains(n) ? r["gene_sets"][n].value(f, json()) : json();
+    });
     out["sets"][set.name] = entry;
     rows.push_back(row);
   }
@@ -136,28 +139,41 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
 
   json metrics = {{"split", choice_name(info.split)}, {"n_genes", genes.size()}, {"config", to_json(ctx.cfg)},
                   {"sections", json::object()}, {"folds", fold_keys}, {"run_key", run_key}};
-  metrics["baseline"]["ridge"]["sections"] = json::object();
-  Samples mv, rv;
+  const auto& baselines = ridge_baselines();
+  std::vector<Samples> bv(baselines.size());
   ReportInput report;
-  MethodResult method{"HisCMCL (retrieval)", {}}, baseline{"ridge baseline", {}};
+  std::vector<MethodResult> methods = {{"HisCMCL (retrieval)", {}}};
+  for (const auto& b : baselines) {
+    methods.push_back({b.label, {}});
+    metrics["baseline"][b.key] = {{"label", b.label}, {"sections", json::object()}, {"alpha", json::object()}};
+  }
+  for (auto& f : folds)
+    for (const auto& b : baselines)
+      metrics["baseline"][b.key]["alpha"][f.name] = f.result.value(std::string(b.key) + "_alpha", json());
+  Samples mv;
   std::vector<SectionMetrics> per_section;
   std::ostringstream csv;
-  csv << "section,gene,symbol,pcc,p_value,mean,variance,ridge_pcc\n";
+  csv << "section,gene,symbol,pcc,p_value,mean,variance";
+  for (const auto& b : baselines) csv << "," << b.key << "_pcc";
+  csv << "\n";
   csv.precision(6);
   for (auto& s : ctx.sections) {
     if (!results.contains(s.id)) continue;
     const json& r = results[s.id];
     metrics["sections"][s.id] = r["method"];
-    metrics["baseline"]["ridge"]["sections"][s.id] = r["ridge"];
-    method.sections.push_back(metrics_row(s.id, r["method"], mv));
-    baseline.sections.push_back(metrics_row(s.id, r["ridge"], rv));
+    methods[0].sections.push_back(metrics_row(s.id, r["method"], mv));
+    for (size_t b = 0; b < baselines.size(); ++b) {
+      metrics["baseline"][baselines[b].key]["sections"][s.id] = r[baselines[b].key];
+      methods[b + 1].sections.push_back(metrics_row(s.id, r[baselines[b].key], bv[b]));
+    }
     SectionMetrics sm;
     for (size_t g = 0; g < genes.size(); ++g) {
       sm.pcc.push_back(number_or_nan(r["pcc"][g]));
       sm.p_value.push_back(number_or_nan(r["p_value"][g]));
       csv << s.id << "," << genes[g] << "," << ctx.symbols[g] << "," << sm.pcc.back() << "," << sm.p_value.back()
-          << "," << r["truth_mean"][g].get<double>() << "," << r["truth_var"][g].get<double>() << ","
-          << number_or_nan(r["ridge_pcc"][g]) << "\n";
+          << "," << r["truth_mean"][g].get<double>() << "," << r["truth_var"][g].get<double>();
+      for (const auto& b : baselines) csv << "," << number_or_nan(r[std::string(b.key) + "_pcc"][g]);
+      csv << "\n";
     }
     per_section.push_back(sm);
     report.section_names.push_back(s.id);
@@ -179,7 +195,7 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
     metrics["n_markers"] = metrics["markers"]["genes"].size();  // of n_genes, scored with them
   }
   put_mean_sd(metrics, mv);
-  put_mean_sd(metrics["baseline"]["ridge"], rv);
+  for (size_t b = 0; b < baselines.size(); ++b) put_mean_sd(metrics["baseline"][baselines[b].key], bv[b]);
   metrics["wall_seconds"] = info.wall_seconds;
   metrics = json_clean(metrics);
 
@@ -187,7 +203,7 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   report.title = info.title;
   report.config_name = cfg.name;
   report.dataset = info.dataset;
-  report.n_sections = int64_t(method.sections.size());
+  report.n_sections = int64_t(methods[0].sections.size());
   report.n_genes = int64_t(genes.size());
   report.wall_seconds = info.wall_seconds;
   report.extra_summary = {
@@ -196,7 +212,7 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
       {"fusion", choice_name(cfg.model.fusion)},
       {"epochs", std::to_string(cfg.train.epochs)},
       {"retrieval", "top-" + std::to_string(cfg.predict.k) + ", " + choice_name(cfg.predict.distance)}};
-  report.methods = {method, baseline};
+  report.methods = methods;
   report.top_genes = rank_genes_by_log10p(ctx.symbols, per_section, 20);
   report.loss_curves = curves;
   // metrics.json last: its run key marks the outputs complete.
@@ -207,6 +223,13 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   return metrics;
 }
 
+namespace {
+const json& section_table(const json& at) {
+  static const json none = json::object();
+  return at.contains("sections") ? at["sections"] : none;
+}
+}  // namespace
+
 std::string format_metrics_table(const json& metrics) {
   std::ostringstream ss;
   auto cell = [](const json& j, const char* k) {
@@ -215,23 +238,38 @@ std::string format_metrics_table(const json& metrics) {
     else c << "  -  ";
     return c.str();
   };
-  auto row = [&](const std::string& name, const json& m, const json& r) {
-    ss << std::left << std::setw(10) << name << " |        " << cell(m, "acg") << " " << cell(m, "heg") << " "
-       << cell(m, "hvg") << " |      " << cell(r, "acg") << " " << cell(r, "heg") << " " << cell(r, "hvg") << "\n";
+  // Columns: HisCMCL, then each baseline present in metrics.json, in ridge_baselines() order.
+  std::vector<std::pair<std::string, const json*>> cols = {{"HisCMCL", nullptr}};
+  const json none = json::object();
+  for (const auto& b : ridge_baselines())
+    if (metrics.contains("baseline") && metrics["baseline"].contains(b.key))
+      cols.emplace_back(b.key, &metrics["baseline"][b.key]);
+  auto row = [&](const std::string& name, const std::string& section) {
+    ss << std::left << std::setw(10) << name;
+    for (auto& [label, at] : cols) {
+      const json& src = at ? *at : metrics;
+      const json& m = section.empty() ? src.value("mean", none)
+                      : (section_table(src).contains(section) ? section_table(src)[section] : none);
+      ss << " | " << cell(m, "acg") << " " << cell(m, "heg") << " " << cell(m, "hvg");
+    }
+    ss << "\n";
   };
-  ss << std::left << std::setw(10) << "section" << " | " << std::setw(24) << "HisCMCL  ACG   HEG   HVG"
-     << " | " << "ridge  ACG   HEG   HVG" << "\n"
-     << std::string(72, '-') << "\n";
-  const json& rs = metrics["baseline"]["ridge"]["sections"];
-  for (auto it = metrics["sections"].begin(); it != metrics["sections"].end(); ++it)
-    row(it.key(), *it, rs.contains(it.key()) ? rs[it.key()] : json::object());
-  ss << std::string(72, '-') << "\n";
-  row("mean", metrics.value("mean", json::object()), metrics["baseline"]["ridge"].value("mean", json::object()));
+  ss << std::left << std::setw(10) << "";
+  for (auto& [label, at] : cols) ss << " | " << std::left << std::setw(17) << label;
+  ss << "\n" << std::left << std::setw(10) << "section";
+  for (size_t c = 0; c < cols.size(); ++c) ss << " | ACG   HEG   HVG  ";
+  const size_t width = 10 + 20 * cols.size();
+  ss << "\n" << std::string(width, '-') << "\n";
+  for (auto it = metrics["sections"].begin(); it != metrics["sections"].end(); ++it) row(it.key(), it.key());
+  ss << std::string(width, '-') << "\n";
+  row("mean", "");
+  for (size_t c = 1; c < cols.size(); ++c)
+    ss << cols[c].first << ": " << cols[c].second->value("label", "") << (c + 1 < cols.size() ? "; " : "\n");
   if (metrics.contains("uncertainty") && metrics["uncertainty"].contains("mean"))
     ss << "uncertainty: Spearman(sd, |error|) per gene, mean over sections " << cell(metrics["uncertainty"], "mean")
        << " (> 0: the sd ranks the errors)\n";
   if (metrics.contains("markers")) {
-    ss << "markers, mean PCC (HisCMCL / ridge):\n";
+    ss << "markers, mean PCC (HisCMCL / ridge, crops + context):\n";
     for (const char* kind : {"genes", "sets"})
       for (auto& [name, m] : metrics["markers"][kind].items())
         ss << "  " << std::left << std::setw(24) << name << cell(m, "mean") << " / " << cell(m["ridge"], "mean") << "\n";

@@ -3,10 +3,12 @@
 // is stored in metrics.json: when it matches, nothing is rewritten.
 //
 // OUT/metrics.json  {"sections": {id: {acg, heg, hvg, mse, mae, n_spots[, ari, nmi]}},
-//                    "mean": {...}, "sd": {...}, "baseline": {"ridge": {"sections", "mean", "sd"}},
+//                    "mean": {...}, "sd": {...},
+//                    "baseline": {<key>: {"label", "sections", "mean", "sd", "alpha": {fold: a}}}
+//                      for each of ridge_baselines() (ridge: crops + context, ridge_crops),
 //                    "folds": {name: {"key", "model_key"}}, "run_key": k,
 //                    "wall_seconds": n, "config": {...}, "split": "...", "n_genes": g}
-// OUT/per_gene.csv  section,gene,symbol,pcc,p_value,mean,variance,ridge_pcc
+// OUT/per_gene.csv  section,gene,symbol,pcc,p_value,mean,variance,ridge_pcc,ridge_crops_pcc
 #pragma once
 #include <filesystem>
 #include <string>

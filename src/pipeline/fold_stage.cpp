@@ -56,9 +56,16 @@ json model_inputs(const CvContext& ctx, const Fold& fold) {
           {"settings", train_settings(ctx.cfg)}};
 }
 
+// Raised whenever a fold's result gains or changes a field, so a newer binary never reuses a result
+// an older one wrote. 2: two ridge baselines.
+constexpr int kFoldResultVersion = 2;
+
 json result_inputs(const CvContext& ctx, const Fold& fold, const std::string& model_key) {
-  return {{"model", model_key}, {"test_sections", section_ids(ctx, fold.test)},
-          {"predict", predict_settings(ctx.cfg)}, {"heatmap_genes", ctx.heatmap_genes}};
+  return {{"model", model_key},
+          {"test_sections", section_ids(ctx, fold.test)},
+          {"predict", predict_settings(ctx.cfg)},
+          {"heatmap_genes", ctx.heatmap_genes},
+          {"result_version", kFoldResultVersion}};
 }
 
 struct FoldModel {
@@ -101,13 +108,15 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   return m;
 }
 
-// Ridge baseline on the same image features, alpha by leave-one-section-out over the training sections.
-RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold) {
+ContextSizes context_sizes(const RunConfig& cfg) { return {cfg.model.n_neighbours, cfg.model.n_global}; }
+
+// A ridge baseline on the same image features, alpha by leave-one-section-out over the training sections.
+RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, BaselineInputs inputs) {
   Matrix xb, yb;
   std::vector<int> groups;
   for (size_t t = 0; t < fold.train.size(); ++t) {
     const auto& s = ctx.sections[fold.train[t]];
-    Matrix x = baseline_features(s.pixel_xy, ctx.features[fold.train[t]]);
+    Matrix x = baseline_features(s.pixel_xy, ctx.features[fold.train[t]], inputs, context_sizes(ctx.cfg));
     Matrix y = eval_matrix(s, ctx.cfg.data.eval_norm);
     if (xb.rows == 0) xb = Matrix(0, x.cols), yb = Matrix(0, y.cols);
     xb.data.insert(xb.data.end(), x.data.begin(), x.data.end());
@@ -120,6 +129,12 @@ RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold) {
   if (fold.train.size() >= 2) return fit_ridge_cv(xb, yb, groups, {1, 10, 100, 1e3, 1e4, 1e5, 1e6}).model;
   return fit_ridge(xb, yb, 100);
 }
+
+// One baseline's predictions for a held-out section.
+struct BaselinePrediction {
+  const BaselineSpec* spec;
+  Matrix pred;
+};
 
 // One predicted-beside-measured heatmap; returns its {"gene", "path"} entry.
 json write_pair(const CvContext& ctx, const PreparedSection& s, const HeatmapBackground& bg, const std::string& name,
@@ -161,44 +176,51 @@ double pearson_of(const std::vector<float>& a, const std::vector<float>& b) {
   return pearson(a.data(), b.data(), int64_t(a.size()));
 }
 
-// Each marker set's score (mean z over its genes) on the prediction, the ridge's and the truth.
-json gene_set_results(const CvContext& ctx, const PreparedSection& s, const Matrix& pred, const Matrix& ridge_pred,
-                      const Matrix& truth) {
+// Each marker set's score (mean z over its genes) on the prediction, the baselines' and the truth.
+json gene_set_results(const CvContext& ctx, const PreparedSection& s, const Matrix& pred,
+                      const std::vector<BaselinePrediction>& baselines, const Matrix& truth) {
   json out = json::object();
   for (const auto& set : ctx.markers) {
     const auto cols = panel_columns(s.genes, set.genes);
     if (cols.empty()) continue;
     const auto t = gene_set_score(truth, cols);
-    out[set.name] = {{"pcc", json_number(pearson_of(gene_set_score(pred, cols), t))},
-                     {"ridge_pcc", json_number(pearson_of(gene_set_score(ridge_pred, cols), t))},
-                     {"n_genes", cols.size()}};
+    json& e = out[set.name];
+    e = {{"pcc", json_number(pearson_of(gene_set_score(pred, cols), t))}, {"n_genes", cols.size()}};
+    for (const auto& b : baselines)
+      e[std::string(b.spec->key) + "_pcc"] = json_number(pearson_of(gene_set_score(b.pred, cols), t));
   }
   return out;
 }
 
 // Everything one held-out section contributes to the outputs.
 json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const SpotPrediction& predicted,
-                       const Matrix& ridge_pred) {
+                       const std::vector<BaselinePrediction>& baselines) {
   const Matrix& pred = predicted.mean;
   const Matrix truth = eval_matrix(s, ctx.cfg.data.eval_norm);
   SectionMetrics m = evaluate_section(pred, truth);
-  SectionMetrics r = evaluate_section(ridge_pred, truth);
-  json j = {{"method", metrics_json(m)}, {"ridge", metrics_json(r)}, {"pcc", json::array()},
-            {"p_value", json::array()},  {"ridge_pcc", json::array()}, {"truth_mean", m.truth_mean},
-            {"truth_var", m.truth_var},
+  json j = {{"method", metrics_json(m)}, {"pcc", json::array()}, {"p_value", json::array()},
+            {"truth_mean", m.truth_mean}, {"truth_var", m.truth_var},
             // does the predicted sd rank the errors? per-gene Spearman(sd, |error|), mean
             {"uncertainty_spearman", json_number(uncertainty_rank_score(pred, predicted.sd, truth))}};
   for (size_t g = 0; g < m.pcc.size(); ++g) {
     j["pcc"].push_back(json_number(m.pcc[g]));
     j["p_value"].push_back(json_number(m.p_value[g]));
-    j["ridge_pcc"].push_back(json_number(r.pcc[g]));
   }
   if (!s.labels.empty()) {
-    ClusterScore c = cluster_and_score(pred, s.labels), cr = cluster_and_score(ridge_pred, s.labels);
+    ClusterScore c = cluster_and_score(pred, s.labels);
     j["method"]["ari"] = c.ari;
     j["method"]["nmi"] = c.nmi;
-    j["ridge"]["ari"] = cr.ari;
-    j["ridge"]["nmi"] = cr.nmi;
+  }
+  for (const auto& b : baselines) {
+    SectionMetrics r = evaluate_section(b.pred, truth);
+    json& rj = j[b.spec->key] = metrics_json(r);
+    json& pcc = j[std::string(b.spec->key) + "_pcc"] = json::array();
+    for (double v : r.pcc) pcc.push_back(json_number(v));
+    if (!s.labels.empty()) {
+      ClusterScore cr = cluster_and_score(b.pred, s.labels);
+      rj["ari"] = cr.ari;
+      rj["nmi"] = cr.nmi;
+    }
   }
   PreparedSection p = s;  // the prediction as AnnData
   p.expression = pred;
@@ -206,7 +228,7 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Spo
   p.counts = Matrix();
   p.normalization = "prediction";
   write_prepared_h5ad(ctx.out / "predictions" / (s.id + ".h5ad"), p);
-  j["gene_sets"] = gene_set_results(ctx, s, pred, ridge_pred, truth);
+  j["gene_sets"] = gene_set_results(ctx, s, pred, baselines, truth);
   j["heatmaps"] = write_heatmaps(ctx, s, m, pred, truth, j["gene_sets"]);
   return j;
 }
@@ -225,6 +247,14 @@ SpotPrediction predict_section(const CvContext& ctx, ModelBundle& bundle, size_t
 
 }  // namespace
 
+const std::vector<BaselineSpec>& ridge_baselines() {
+  static const std::vector<BaselineSpec> specs = {
+      {"ridge", "ridge on crops + context means", BaselineInputs::crops_and_context},
+      {"ridge_crops", "ridge on spot + neighbourhood crops", BaselineInputs::crops},
+  };
+  return specs;
+}
+
 FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
   const fs::path fdir = ctx.out / "folds" / fold.name;
   const json minputs = model_inputs(ctx, fold);
@@ -239,14 +269,23 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
     return o;
   }
   FoldModel model = train_or_reuse(ctx, fold, minputs, fdir);
-  RidgeModel ridge = fit_fold_ridge(ctx, fold);
-  o.result = {{"sections", json::object()}, {"ridge_alpha", ridge.alpha}};
+  o.result = {{"sections", json::object()}};
   o.result.update(model.extra);
+  std::vector<RidgeModel> ridges;
+  for (const auto& b : ridge_baselines()) {
+    ridges.push_back(fit_fold_ridge(ctx, fold, b.inputs));
+    o.result[std::string(b.key) + "_alpha"] = ridges.back().alpha;
+  }
   for (size_t i : fold.test) {
     const auto& s = ctx.sections[i];
     SpotPrediction pred = predict_section(ctx, model.bundle, i);
-    Matrix ridge_pred = predict_ridge(ridge, baseline_features(s.pixel_xy, ctx.features[i]));
-    o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, ridge_pred);
+    std::vector<BaselinePrediction> baselines;
+    for (size_t b = 0; b < ridges.size(); ++b) {
+      const BaselineSpec& spec = ridge_baselines()[b];
+      baselines.push_back({&spec, predict_ridge(ridges[b], baseline_features(s.pixel_xy, ctx.features[i], spec.inputs,
+                                                                              context_sizes(ctx.cfg)))});
+    }
+    o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, baselines);
   }
   o.result = json_clean(o.result);
   crash_point("fold.result_unwritten");

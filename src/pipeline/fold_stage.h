@@ -1,9 +1,9 @@
 // One fold of `cv`: train on its training sections (or reuse the fold's model when it was made from
-// the same inputs), fit the ridge baseline on the same image features, predict and score the
+// the same inputs), fit the ridge baselines on the same image features, predict and score the
 // held-out sections, and write OUT/folds/<fold>/{model/, result.json}, OUT/predictions/<id>.h5ad and
 // OUT/heatmaps/. Keys: the model's covers the store, the training sections and every training and
 // encoder setting; the result's covers the model key, the prediction settings and the outputs
-// asked for. A changed predict.k thus predicts again with the same model.
+// asked for and the version of the results. A changed predict.k thus predicts again with the same model.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -15,6 +15,7 @@
 #include "encoders/section_features.h"
 #include "io/manifest.h"
 #include "pipeline/cv_folds.h"
+#include "predict/baseline_features.h"
 
 namespace hiscmcl {
 
@@ -30,9 +31,20 @@ struct CvContext {
   int heatmap_genes = 4;
 };
 
+// The ridge baselines every fold fits beside the model (METHOD.md §8.11), each with alpha by
+// leave-one-section-out over the training sections. "ridge" reads the model's full inputs (crops and
+// context means), the one to beat; "ridge_crops" only the spot and neighbourhood crops.
+struct BaselineSpec {
+  const char* key;    // in metrics.json "baseline", per-section results, per_gene.csv (<key>_pcc)
+  const char* label;  // in the report and the console table
+  BaselineInputs inputs;
+};
+const std::vector<BaselineSpec>& ridge_baselines();
+
 struct FoldOutcome {
   std::string name, key, model_key;
-  // {"sections": {id: {"method", "ridge", "pcc", ...}}, "ridge_alpha", "train_seconds", "loss"}
+  // {"sections": {id: {"method", <baseline key>..., "pcc", "<key>_pcc"...}}, "<key>_alpha"...,
+  //  "train_seconds", "loss"}
   nlohmann::json result;
 };
 

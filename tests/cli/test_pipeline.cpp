@@ -67,10 +67,19 @@ TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
     for (auto k : {"acg", "heg", "hvg", "mse", "mae", "n_spots", "ari", "nmi"}) EXPECT_TRUE(s.contains(k)) << id << k;
     EXPECT_GT(s["n_spots"].get<int>(), 50);
     EXPECT_TRUE(m["baseline"]["ridge"]["sections"].contains(id));
+    EXPECT_TRUE(m["baseline"]["ridge_crops"]["sections"].contains(id));
+    // the two baselines read different design matrices, so they predict differently
+    EXPECT_NE(m["baseline"]["ridge"]["sections"][id]["mse"], m["baseline"]["ridge_crops"]["sections"][id]["mse"]);
   }
+  for (auto b : {"ridge", "ridge_crops"}) {
+    EXPECT_EQ(m["baseline"][b]["alpha"].size(), 4u) << b;  // one alpha per fold, chosen by inner LOSO
+    for (auto& [fold, a] : m["baseline"][b]["alpha"].items()) EXPECT_GE(a.get<double>(), 1.0) << b << fold;
+  }
+  EXPECT_NE(r.output.find("ridge_crops"), std::string::npos) << r.output;
   // The synthetic expression follows the tissue: held-out sections are predicted well above chance.
   EXPECT_GT(m["mean"]["acg"].get<double>(), 0.25);
   EXPECT_GT(m["baseline"]["ridge"]["mean"]["acg"].get<double>(), 0.25);
+  EXPECT_GT(m["baseline"]["ridge_crops"]["mean"]["acg"].get<double>(), 0.25);
   EXPECT_GT(m["mean"]["mse"].get<double>(), 0.0);
   EXPECT_EQ(m["n_genes"].get<int>(), 60);
   EXPECT_EQ(count_lines(tmp / "cv" / "per_gene.csv"), 1u + 4u * 60u);

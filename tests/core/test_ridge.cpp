@@ -119,3 +119,4 @@ TEST(Ridge, RejectsBadInput) {
   RidgeModel m = fit_ridge(random_matrix(5, 2, 1), random_matrix(5, 1, 2), 1.0);
   EXPECT_THROW(predict_ridge(m, Matrix(2, 3)), std::invalid_argument);
 }
+
