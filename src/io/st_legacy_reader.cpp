@@ -248,22 +248,18 @@ std::vector<SpotTableRow> read_spot_table(const fs::path& path) {
   const std::string file = path.string();
   DelimitedText t;
   read_delimited(path, "spot table", t);
-  const auto& lines = t.lines;
-  const char sep = t.sep;
-  const auto& header = t.header;
-  const size_t first_fields = t.first_fields;
   const std::vector<std::string> names = {"x", "y", "pixel_x", "pixel_y", "selected"};
-  std::vector<int> col = find_columns(header, first_fields, names);
+  std::vector<int> col = find_columns(t.header, t.first_fields, names);
   for (size_t k = 0; k < 4; ++k)
     if (col[k] < 0)
       throw InputError(file, "spot table has no '" + names[k] +
                                  "' column (expected x y new_x new_y pixel_x pixel_y selected)",
                        "line 1");
   std::vector<SpotTableRow> rows;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    if (lines[i].empty()) continue;
-    auto f = split_fields(lines[i], sep);
-    check_row_width(file, header.size(), first_fields, f.size(), i);
+  for (size_t i = 1; i < t.lines.size(); ++i) {
+    if (t.lines[i].empty()) continue;
+    auto f = split_fields(t.lines[i], t.sep);
+    check_row_width(file, t.header.size(), t.first_fields, f.size(), i);
     double v[5] = {0, 0, 0, 0, 1};
     for (size_t k = 0; k < 5; ++k) {
       if (col[k] < 0) continue;
@@ -283,20 +279,16 @@ std::map<std::string, std::string> read_spot_labels(const fs::path& path) {
   const std::string file = path.string();
   DelimitedText t;
   read_delimited(path, "labels file", t);
-  const auto& lines = t.lines;
-  const char sep = t.sep;
-  const auto& header = t.header;
-  const size_t first_fields = t.first_fields;
-  std::vector<int> col = find_columns(header, first_fields, {"x", "y", "label"});
+  std::vector<int> col = find_columns(t.header, t.first_fields, {"x", "y", "label"});
   const char* names[3] = {"x", "y", "label"};
   for (int k = 0; k < 3; ++k)
     if (col[size_t(k)] < 0)
       throw InputError(file, std::string("labels file has no '") + names[k] + "' column", "line 1");
   std::map<std::string, std::string> out;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    if (lines[i].empty()) continue;
-    auto f = split_fields(lines[i], sep);
-    check_row_width(file, header.size(), first_fields, f.size(), i);
+  for (size_t i = 1; i < t.lines.size(); ++i) {
+    if (t.lines[i].empty()) continue;
+    auto f = split_fields(t.lines[i], t.sep);
+    check_row_width(file, t.header.size(), t.first_fields, f.size(), i);
     double x = 0, y = 0;
     if (!parse_number(f[size_t(col[0])], x) || !parse_number(f[size_t(col[1])], y))
       throw InputError(file, "non-numeric x or y", line_no(i));
