@@ -223,13 +223,6 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   return metrics;
 }
 
-namespace {
-const json& section_table(const json& at) {
-  static const json none = json::object();
-  return at.contains("sections") ? at["sections"] : none;
-}
-}  // namespace
-
 std::string format_metrics_table(const json& metrics) {
   std::ostringstream ss;
   auto cell = [](const json& j, const char* k) {
@@ -248,8 +241,7 @@ std::string format_metrics_table(const json& metrics) {
     ss << std::left << std::setw(10) << name;
     for (auto& [label, at] : cols) {
       const json& src = at ? *at : metrics;
-      const json& m = section.empty() ? src.value("mean", none)
-                      : (section_table(src).contains(section) ? section_table(src)[section] : none);
+      const json m = section.empty() ? src.value("mean", none) : src.value("sections", none).value(section, none);
       ss << " | " << cell(m, "acg") << " " << cell(m, "heg") << " " << cell(m, "hvg");
     }
     ss << "\n";

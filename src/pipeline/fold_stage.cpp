@@ -110,24 +110,38 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
 
 ContextSizes context_sizes(const RunConfig& cfg) { return {cfg.model.n_neighbours, cfg.model.n_global}; }
 
-// A ridge baseline on the same image features, alpha by leave-one-section-out over the training sections.
-RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, BaselineInputs inputs) {
-  Matrix xb, yb;
+void append_rows(Matrix& to, const Matrix& rows) {
+  if (to.rows == 0) to = Matrix(0, rows.cols);
+  to.data.insert(to.data.end(), rows.data.begin(), rows.data.end());
+  to.rows += rows.rows;
+}
+
+// What every ridge of a fold is fitted to: the training sections' targets stacked, and each row's
+// section (the groups of the inner leave-one-section-out).
+struct RidgeTargets {
+  Matrix y;
   std::vector<int> groups;
-  for (size_t t = 0; t < fold.train.size(); ++t) {
-    const auto& s = ctx.sections[fold.train[t]];
-    Matrix x = baseline_features(s.pixel_xy, ctx.features[fold.train[t]], inputs, context_sizes(ctx.cfg));
-    Matrix y = eval_matrix(s, ctx.cfg.data.eval_norm);
-    if (xb.rows == 0) xb = Matrix(0, x.cols), yb = Matrix(0, y.cols);
-    xb.data.insert(xb.data.end(), x.data.begin(), x.data.end());
-    yb.data.insert(yb.data.end(), y.data.begin(), y.data.end());
-    xb.rows += x.rows;
-    yb.rows += y.rows;
-    groups.insert(groups.end(), size_t(x.rows), int(t));
+};
+
+RidgeTargets ridge_targets(const CvContext& ctx, const Fold& fold) {
+  RidgeTargets t;
+  for (size_t j = 0; j < fold.train.size(); ++j) {
+    const Matrix y = eval_matrix(ctx.sections[fold.train[j]], ctx.cfg.data.eval_norm);
+    t.groups.insert(t.groups.end(), size_t(y.rows), int(j));
+    append_rows(t.y, y);
   }
-  if (ctx.cfg.predict.ridge_alpha > 0) return fit_ridge(xb, yb, ctx.cfg.predict.ridge_alpha);
-  if (fold.train.size() >= 2) return fit_ridge_cv(xb, yb, groups, {1, 10, 100, 1e3, 1e4, 1e5, 1e6}).model;
-  return fit_ridge(xb, yb, 100);
+  return t;
+}
+
+// A ridge baseline on the same image features, alpha by leave-one-section-out over the training sections.
+RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, const RidgeTargets& targets, BaselineInputs inputs) {
+  Matrix x;
+  for (size_t i : fold.train)
+    append_rows(x, baseline_features(ctx.sections[i].pixel_xy, ctx.features[i], inputs, context_sizes(ctx.cfg)));
+  if (ctx.cfg.predict.ridge_alpha > 0) return fit_ridge(x, targets.y, ctx.cfg.predict.ridge_alpha);
+  if (fold.train.size() >= 2)
+    return fit_ridge_cv(x, targets.y, targets.groups, {1, 10, 100, 1e3, 1e4, 1e5, 1e6}).model;
+  return fit_ridge(x, targets.y, 100);
 }
 
 // One baseline's predictions for a held-out section.
@@ -271,9 +285,10 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
   FoldModel model = train_or_reuse(ctx, fold, minputs, fdir);
   o.result = {{"sections", json::object()}};
   o.result.update(model.extra);
+  const RidgeTargets targets = ridge_targets(ctx, fold);
   std::vector<RidgeModel> ridges;
   for (const auto& b : ridge_baselines()) {
-    ridges.push_back(fit_fold_ridge(ctx, fold, b.inputs));
+    ridges.push_back(fit_fold_ridge(ctx, fold, targets, b.inputs));
     o.result[std::string(b.key) + "_alpha"] = ridges.back().alpha;
   }
   for (size_t i : fold.test) {
