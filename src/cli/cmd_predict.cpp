@@ -29,6 +29,10 @@ CommandRegistrar reg(
       cmd.add_option("--genes", o->p.genes, "Comma list of genes to draw (default: the model's markers and their set scores, else the 4 highest mean)")
           ->delimiter(',');
       cmd.add_option("--heatmaps", o->p.heatmaps, "Number of default heatmaps (default 4)");
+      cmd.add_option("--regions", o->p.regions,
+                     "Tissue regions: k-means of the prediction into N regions (obs region, regions.png); "
+                     "0 = none; default the model's predict.regions")
+          ->check(CLI::Range(0, 20));
       return [o] {
         o->p.model = o->model;
         o->p.image = o->image;
@@ -37,8 +41,9 @@ CommandRegistrar reg(
         SlidePredictionSummary s = predict_slide(o->p);
         std::string scores;
         for (const auto& name : s.scores) scores += (scores.empty() ? "; gene-set scores in obs: " : ", ") + name;
-        spdlog::info("predict: wrote {} (prediction.h5ad, prediction.csv, {} heatmaps{})", o->out, s.heatmaps,
-                     scores);
+        const std::string regions = s.regions ? fmt::format(", {} regions in regions.png", s.regions) : "";
+        spdlog::info("predict: wrote {} (prediction.h5ad, prediction.csv, {} heatmaps{}{})", o->out, s.heatmaps,
+                     regions, scores);
         return 0;
       };
     });

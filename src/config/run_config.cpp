@@ -230,6 +230,7 @@ void validate(const RunConfig& c, const std::string& source) {
   if (p.ridge_alpha < 0) fail("predict.ridge_alpha must be >= 0");
   if (p.nlist < 0) fail("predict.nlist must be >= 0 (0: chosen from the number of keys)");
   if (p.nprobe < 1) fail("predict.nprobe must be >= 1");
+  if (p.regions < 0 || p.regions > 20) fail("predict.regions must be 0 (none) to 20");
   if (p.predictor == Predictor::regression && !m.regression_head)
     fail("predict.predictor = \"regression\" needs model.regression_head = true");
 }

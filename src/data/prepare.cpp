@@ -97,6 +97,7 @@ PreparedSection prepare_section(const Section& s, const std::vector<std::string>
   p.array_xy = s.array_xy;
   p.pixel_xy = s.pixel_xy;
   p.labels = s.labels;
+  p.clusters = s.clusters;
   p.image = s.image;
   if (!p.image.image_path.empty())
     p.image.image_path = fs::absolute(p.image.image_path).lexically_normal().string();

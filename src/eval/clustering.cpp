@@ -6,6 +6,7 @@
 #include <map>
 #include <opencv2/core.hpp>
 #include <random>
+#include <set>
 #include <stdexcept>
 
 namespace hiscmcl {
@@ -266,6 +267,54 @@ ClusterScore cluster_and_score(const Matrix& expression, const std::vector<std::
   s.ari = adjusted_rand_index(km.labels, e.codes);
   s.nmi = normalized_mutual_info(km.labels, e.codes);
   return s;
+}
+
+std::vector<int> cluster_regions(const Matrix& expression, int k, int n_components, uint64_t seed,
+                                 int n_init) {
+  if (k < 1) throw std::invalid_argument("cluster_regions: k must be >= 1");
+  if (expression.rows == 0) return {};
+  const int kk = int(std::min<int64_t>(k, expression.rows));
+  KMeansResult km = kmeans(pca_project(expression, n_components), kk, n_init, seed);
+  std::vector<int64_t> size(size_t(kk), 0), first(size_t(kk), expression.rows);
+  for (size_t i = 0; i < km.labels.size(); ++i) {
+    const size_t c = size_t(km.labels[i]);
+    ++size[c];
+    first[c] = std::min(first[c], int64_t(i));
+  }
+  std::vector<int> order(static_cast<size_t>(kk));
+  for (int c = 0; c < kk; ++c) order[size_t(c)] = c;
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return size[size_t(a)] != size[size_t(b)] ? size[size_t(a)] > size[size_t(b)] : first[size_t(a)] < first[size_t(b)];
+  });
+  std::vector<int> rank(static_cast<size_t>(kk));
+  for (int r = 0; r < kk; ++r) rank[size_t(order[size_t(r)])] = r;
+  std::vector<int> out(km.labels.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = rank[size_t(km.labels[i])];
+  return out;
+}
+
+std::vector<int> align_labels(const std::vector<int>& labels, const std::vector<int>& reference) {
+  std::map<int, int64_t> ca, cb;
+  auto table = contingency(labels, reference, ca, cb);
+  std::vector<std::pair<std::pair<int, int>, int64_t>> cells(table.begin(), table.end());
+  // largest overlap first; ties by the values themselves, so the result is deterministic
+  std::stable_sort(cells.begin(), cells.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  std::map<int, int> to;
+  std::set<int> taken;
+  for (const auto& [pair, n] : cells)
+    if (!to.count(pair.first) && !taken.count(pair.second)) to[pair.first] = pair.second, taken.insert(pair.second);
+  // values whose overlaps all went to others take the reference's free values, then new ones
+  auto free_value = cb.begin();
+  int next = cb.empty() ? 0 : cb.rbegin()->first + 1;
+  for (const auto& [value, n] : ca) {
+    if (to.count(value)) continue;
+    while (free_value != cb.end() && taken.count(free_value->first)) ++free_value;
+    to[value] = free_value != cb.end() ? free_value->first : next++;
+    if (free_value != cb.end()) taken.insert(free_value->first);
+  }
+  std::vector<int> out(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) out[i] = to[labels[i]];
+  return out;
 }
 
 }  // namespace hiscmcl

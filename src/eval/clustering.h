@@ -6,6 +6,10 @@
 //     including its conventions for trivial partitions (both single-cluster -> 1).
 //   cluster_and_score: drop "undetermined"/empty labels, PCA to 9, k-means with k = number of
 //     remaining label values, then ARI and NMI against the labels.
+//   cluster_regions: tissue regions of one section's expression (PCA to 9, k-means), numbered by
+//     size so that names and colours do not depend on k-means' arbitrary order.
+//   align_labels: renumbers one partition to agree with another where they overlap, so that two
+//     region maps drawn side by side use one colour for the same region.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -44,5 +48,15 @@ struct ClusterScore {
 // expression: spots x genes (the prediction); labels: one per spot.
 ClusterScore cluster_and_score(const Matrix& expression, const std::vector<std::string>& labels,
                                int n_components = 9, uint64_t seed = 0, int n_init = 10);
+
+// Regions 0..k'-1 (k' = min(k, spots)), 0 the largest; equal sizes keep their first spot's order.
+std::vector<int> cluster_regions(const Matrix& expression, int k, int n_components = 9,
+                                 uint64_t seed = 0, int n_init = 10);
+
+// `labels` renumbered so that the pair of values sharing the most spots with `reference` take the
+// same number, then the next largest pair among the rest, and so on (greedy matching of the
+// contingency table); values left unmatched take the reference's unused values in order, then
+// the numbers after its largest. So two partitions with k values each use the same k numbers.
+std::vector<int> align_labels(const std::vector<int>& labels, const std::vector<int>& reference);
 
 }  // namespace hiscmcl

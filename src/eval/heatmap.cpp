@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <stdexcept>
@@ -57,6 +58,46 @@ void draw_text(cv::Mat& img, const std::string& text, cv::Point org, double scal
   cv::putText(img, text, org, kFont, scale, kInk, thickness, cv::LINE_AA);
 }
 
+// The lightened H&E under the spots, cropped to them (plus a margin) so the tissue fills a panel
+// of kPanelSide px; spot centres map to panel pixels through centre().
+struct PanelBase {
+  cv::Mat base;
+  cv::Rect roi;
+  double scale = 1, downsample = 1;
+  int radius = 2;
+  cv::Point centre(const cv::Point2d& p) const {
+    return {int(std::lround((p.x / downsample - roi.x) * scale)), int(std::lround((p.y / downsample - roi.y) * scale))};
+  }
+};
+
+PanelBase panel_base(const cv::Mat& he_rgb_thumbnail, double downsample, const std::vector<cv::Point2d>& spot_px,
+                     double spot_diameter_px) {
+  if (he_rgb_thumbnail.empty()) throw std::invalid_argument("heatmap: empty thumbnail");
+  if (!(downsample > 0)) throw std::invalid_argument("heatmap: downsample must be positive");
+  cv::Mat thumb = to_bgr(he_rgb_thumbnail);
+  PanelBase pb;
+  pb.downsample = downsample;
+  const double r_thumb = std::max(spot_diameter_px / downsample / 2, 0.5);
+  pb.roi = cv::Rect(0, 0, thumb.cols, thumb.rows);
+  if (!spot_px.empty()) {
+    double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
+    for (const auto& p : spot_px) {
+      x0 = std::min(x0, p.x / downsample), x1 = std::max(x1, p.x / downsample);
+      y0 = std::min(y0, p.y / downsample), y1 = std::max(y1, p.y / downsample);
+    }
+    const double pad = 4 * r_thumb + 4;
+    cv::Rect want(cv::Point(int(std::floor(x0 - pad)), int(std::floor(y0 - pad))),
+                  cv::Point(int(std::ceil(x1 + pad)), int(std::ceil(y1 + pad))));
+    cv::Rect clipped = want & pb.roi;
+    if (clipped.area() > 0) pb.roi = clipped;
+  }
+  pb.scale = double(kPanelSide) / std::max(pb.roi.width, pb.roi.height);
+  cv::resize(thumb(pb.roi), pb.base, cv::Size(), pb.scale, pb.scale, pb.scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  pb.base.convertTo(pb.base, CV_8U, 0.45, 255 * 0.55);  // lighten the stain so colours read clearly
+  pb.radius = std::max(2, int(std::lround(r_thumb * pb.scale)));
+  return pb;
+}
+
 }  // namespace
 
 cv::Vec3b viridis_bgr(double t) {
@@ -69,35 +110,13 @@ cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
                        const std::vector<cv::Point2d>& spot_px,
                        const std::vector<HeatmapPanel>& panels, double spot_diameter_px,
                        const std::string& title, HeatmapScale colour_scale) {
-  if (he_rgb_thumbnail.empty()) throw std::invalid_argument("heatmap: empty thumbnail");
-  if (!(downsample > 0)) throw std::invalid_argument("heatmap: downsample must be positive");
   if (panels.empty()) throw std::invalid_argument("heatmap: no panels");
   for (const auto& p : panels)
     if (p.values.size() != spot_px.size())
       throw std::invalid_argument("heatmap: " + std::to_string(p.values.size()) + " values for " +
                                   std::to_string(spot_px.size()) + " spots");
-  cv::Mat thumb = to_bgr(he_rgb_thumbnail);
-
-  // Crop to the spots (plus a margin) so the tissue fills the panel.
-  const double r_thumb = std::max(spot_diameter_px / downsample / 2, 0.5);
-  cv::Rect roi(0, 0, thumb.cols, thumb.rows);
-  if (!spot_px.empty()) {
-    double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
-    for (const auto& p : spot_px) {
-      x0 = std::min(x0, p.x / downsample), x1 = std::max(x1, p.x / downsample);
-      y0 = std::min(y0, p.y / downsample), y1 = std::max(y1, p.y / downsample);
-    }
-    const double pad = 4 * r_thumb + 4;
-    cv::Rect want(cv::Point(int(std::floor(x0 - pad)), int(std::floor(y0 - pad))),
-                  cv::Point(int(std::ceil(x1 + pad)), int(std::ceil(y1 + pad))));
-    cv::Rect clipped = want & roi;
-    if (clipped.area() > 0) roi = clipped;
-  }
-  const double scale = double(kPanelSide) / std::max(roi.width, roi.height);
-  cv::Mat base;
-  cv::resize(thumb(roi), base, cv::Size(), scale, scale,
-             scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  base.convertTo(base, CV_8U, 0.45, 255 * 0.55);  // lighten the stain so colours read clearly
+  const PanelBase pb = panel_base(he_rgb_thumbnail, downsample, spot_px, spot_diameter_px);
+  const cv::Mat& base = pb.base;
 
   // The colour range of each panel: one for all, or each its own.
   auto finite_range = [](const std::vector<float>& values, double& lo, double& hi) {
@@ -157,7 +176,7 @@ cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
     }
   };
 
-  const int radius = std::max(2, int(std::lround(r_thumb * scale)));
+  const int radius = pb.radius;
   for (size_t k = 0; k < panels.size(); ++k) {
     const double lo = range[k][0], hi = range[k][1];
     auto to_t = [&](double v) { return hi > lo ? (v - lo) / (hi - lo) : 0.5; };
@@ -170,22 +189,87 @@ cv::Mat render_heatmap(const cv::Mat& he_rgb_thumbnail, double downsample,
     // NaN spots first, so coloured spots stay on top where they overlap.
     for (size_t i = 0; i < spot_px.size(); ++i) {
       if (std::isfinite(panels[k].values[i])) continue;
-      cv::Point c(int(std::lround((spot_px[i].x / downsample - roi.x) * scale)),
-                  int(std::lround((spot_px[i].y / downsample - roi.y) * scale)));
-      cv::circle(panel, c, radius, cv::Scalar(150, 150, 150), 1, cv::LINE_AA);
+      cv::circle(panel, pb.centre(spot_px[i]), radius, cv::Scalar(150, 150, 150), 1, cv::LINE_AA);
     }
     for (size_t i = 0; i < spot_px.size(); ++i) {
       float v = panels[k].values[i];
       if (!std::isfinite(v)) continue;
-      cv::Point c(int(std::lround((spot_px[i].x / downsample - roi.x) * scale)),
-                  int(std::lround((spot_px[i].y / downsample - roi.y) * scale)));
       cv::Vec3b col = viridis_bgr(to_t(v));
-      cv::circle(panel, c, radius, cv::Scalar(col[0], col[1], col[2]), cv::FILLED, cv::LINE_AA);
+      cv::circle(panel, pb.centre(spot_px[i]), radius, cv::Scalar(col[0], col[1], col[2]), cv::FILLED, cv::LINE_AA);
     }
     if (own_bars) draw_bar(x_off + pw + kMargin / 2, lo, hi);
   }
   if (!own_bars) draw_bar(kMargin + int(panels.size()) * step, range[0][0], range[0][1]);
   return canvas;
+}
+
+cv::Vec3b region_bgr(int region) {
+  // tab10, then tab20's light tones: distinct on a light H&E background
+  static const uint32_t kRgb[] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2,
+                                  0x7f7f7f, 0xbcbd22, 0x17becf, 0xaec7e8, 0xffbb78, 0x98df8a, 0xff9896,
+                                  0xc5b0d5, 0xc49c94, 0xf7b6d2, 0xc7c7c7, 0xdbdb8d, 0x9edae5};
+  const uint32_t c = kRgb[size_t(std::max(region, 0)) % std::size(kRgb)];
+  return {uchar(c & 0xff), uchar((c >> 8) & 0xff), uchar(c >> 16)};
+}
+
+cv::Mat render_region_map(const cv::Mat& he_rgb_thumbnail, double downsample, const std::vector<cv::Point2d>& spot_px,
+                          const std::vector<RegionPanel>& panels, double spot_diameter_px, const std::string& title,
+                          const std::vector<std::string>& region_names) {
+  if (panels.empty()) throw std::invalid_argument("region map: no panels");
+  for (const auto& p : panels) {
+    if (p.regions.size() != spot_px.size())
+      throw std::invalid_argument("region map: " + std::to_string(p.regions.size()) + " regions for " +
+                                  std::to_string(spot_px.size()) + " spots");
+    for (int r : p.regions)
+      if (r >= int(region_names.size())) throw std::invalid_argument("region map: region " + std::to_string(r) + " has no name");
+  }
+  const PanelBase pb = panel_base(he_rgb_thumbnail, downsample, spot_px, spot_diameter_px);
+  const int pw = pb.base.cols, ph = pb.base.rows, step = pw + kMargin;
+  int legend_w = 0;
+  for (const auto& name : region_names) {
+    int b = 0;
+    legend_w = std::max(legend_w, cv::getTextSize(name, kFont, 0.5, 1, &b).width);
+  }
+  legend_w = std::min(legend_w, 260) + 34;
+  const int top = kTitleBand + kLabelBand;
+  const int width = kMargin + int(panels.size()) * step + legend_w;
+  const int row_h = 22;
+  const int height = top + std::max(ph, int(region_names.size()) * row_h) + kMargin;
+  cv::Mat canvas(height, width, CV_8UC3, kWhite);
+  draw_text(canvas, title, {kMargin, kTitleBand - 14}, fit_font(title, width - 2 * kMargin, 0.75, 2), 2);
+  for (size_t k = 0; k < panels.size(); ++k) {
+    const int x_off = kMargin + int(k) * step;
+    cv::Mat panel = canvas(cv::Rect(x_off, top, pw, ph));
+    pb.base.copyTo(panel);
+    cv::rectangle(canvas, cv::Rect(x_off - 1, top - 1, pw + 2, ph + 2), cv::Scalar(200, 200, 200));
+    if (!panels[k].label.empty())
+      draw_text(canvas, panels[k].label, {x_off, top - 8}, fit_font(panels[k].label, pw, 0.6, 1), 1);
+    for (size_t i = 0; i < spot_px.size(); ++i) {
+      const int r = panels[k].regions[i];
+      if (r < 0) {
+        cv::circle(panel, pb.centre(spot_px[i]), pb.radius, cv::Scalar(150, 150, 150), 1, cv::LINE_AA);
+        continue;
+      }
+      const cv::Vec3b c = region_bgr(r);
+      cv::circle(panel, pb.centre(spot_px[i]), pb.radius, cv::Scalar(c[0], c[1], c[2]), cv::FILLED, cv::LINE_AA);
+    }
+  }
+  const int lx = kMargin + int(panels.size()) * step;
+  for (size_t r = 0; r < region_names.size(); ++r) {
+    const int y = top + int(r) * row_h + row_h / 2;
+    const cv::Vec3b c = region_bgr(int(r));
+    cv::circle(canvas, {lx + 8, y}, 7, cv::Scalar(c[0], c[1], c[2]), cv::FILLED, cv::LINE_AA);
+    draw_text(canvas, region_names[r], {lx + 22, y + 5}, fit_font(region_names[r], legend_w - 26, 0.5, 1), 1);
+  }
+  return canvas;
+}
+
+void write_region_map_png(const std::filesystem::path& path, const cv::Mat& he_rgb_thumbnail, double downsample,
+                          const std::vector<cv::Point2d>& spot_px, const std::vector<RegionPanel>& panels,
+                          double spot_diameter_px, const std::string& title,
+                          const std::vector<std::string>& region_names) {
+  write_png_atomic(path, render_region_map(he_rgb_thumbnail, downsample, spot_px, panels, spot_diameter_px, title,
+                                           region_names));
 }
 
 void write_png_atomic(const std::filesystem::path& path, const cv::Mat& bgr) {

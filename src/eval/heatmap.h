@@ -44,6 +44,22 @@ void write_heatmap_pair_png(const std::filesystem::path& path, const cv::Mat& he
                             const std::vector<float>& predicted, const std::vector<float>& measured,
                             double spot_diameter_px, const std::string& title);
 
+// Region maps: each spot filled with its region's colour (tab10, then tab20's light tones), one
+// panel per partition side by side (e.g. regions of the prediction | of the measured expression),
+// and a legend naming each region. A region < 0 is drawn as a hollow grey circle (no region).
+struct RegionPanel {
+  std::string label;
+  std::vector<int> regions;  // one per spot, indexing region_names
+};
+cv::Mat render_region_map(const cv::Mat& he_rgb_thumbnail, double downsample, const std::vector<cv::Point2d>& spot_px,
+                          const std::vector<RegionPanel>& panels, double spot_diameter_px, const std::string& title,
+                          const std::vector<std::string>& region_names);
+void write_region_map_png(const std::filesystem::path& path, const cv::Mat& he_rgb_thumbnail, double downsample,
+                          const std::vector<cv::Point2d>& spot_px, const std::vector<RegionPanel>& panels,
+                          double spot_diameter_px, const std::string& title,
+                          const std::vector<std::string>& region_names);
+cv::Vec3b region_bgr(int region);  // the colour of region r (BGR)
+
 // A lightweight background for heatmaps: the slide's thumbnail (longest side about max_side px)
 // and the full-resolution pixels per thumbnail pixel.
 struct HeatmapBackground {

@@ -31,7 +31,9 @@ const MetricDef kMetrics[] = {
     {"MSE", &SectionMetricsRow::mse, false, "%.4f", false},
     {"MAE", &SectionMetricsRow::mae, false, "%.4f", false},
     {"ARI", &SectionMetricsRow::ari, true, "%.3f", true},
-    {"NMI", &SectionMetricsRow::nmi, true, "%.3f", true}};
+    {"NMI", &SectionMetricsRow::nmi, true, "%.3f", true},
+    {"ARI cl.", &SectionMetricsRow::ari_clusters, true, "%.3f", true},
+    {"NMI cl.", &SectionMetricsRow::nmi_clusters, true, "%.3f", true}};
 
 bool metric_present(const ReportInput& in, const MetricDef& m) {
   for (const auto& method : in.methods)
@@ -182,7 +184,9 @@ std::string render_report_html(const ReportInput& in) {
     o << "</table>\n<p class=\"note\">ACG: mean PCC over all genes (NaN dropped); HEG: top-50 "
          "genes by mean expression (NaN kept, as the reference); HVG: top-50 by variance; "
          "sd is the sample sd over sections (a NaN section makes the mean NaN, except ARI/NMI, "
-         "which average the labelled sections). Best mean per column in bold.</p>\n";
+         "which average the labelled sections). ARI/NMI: k-means of the predicted expression (9 principal "
+         "components, k = number of labels) against the pathologist's region labels; ARI cl./NMI cl.: "
+         "against the published expression clusters. Best mean per column in bold.</p>\n";
 
     // Per section: one column per (metric, method).
     std::vector<std::string> sections;

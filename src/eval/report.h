@@ -22,6 +22,7 @@ struct SectionMetricsRow {
   double acg = kNoValue, heg = kNoValue, hvg = kNoValue, mse = kNoValue, mae = kNoValue;
   int64_t n_spots = 0;
   double ari = kNoValue, nmi = kNoValue;  // NaN where the section has no region labels
+  double ari_clusters = kNoValue, nmi_clusters = kNoValue;  // against published clusters, NaN where none
 };
 
 struct MethodResult {

@@ -62,11 +62,21 @@ void check_shape(const PreparedSection& s, const std::string& file) {
   if (int64_t(s.pixel_xy.size()) != n) bad("pixel_xy has the wrong length");
   if (!s.array_xy.empty() && int64_t(s.array_xy.size()) != n) bad("array_xy has the wrong length");
   if (!s.labels.empty() && int64_t(s.labels.size()) != n) bad("labels has the wrong length");
+  if (!s.clusters.empty() && int64_t(s.clusters.size()) != n) bad("clusters has the wrong length");
+  auto check_name = [&](const std::string& name) {
+    if (name.empty() || name.find('/') != std::string::npos) bad("obs column '" + name + "' is not a valid name");
+    for (const char* fixed : {"_index", "array_x", "array_y", "pixel_x", "pixel_y", "label", "cluster"})
+      if (name == fixed) bad("obs column " + name + " would replace a fixed column");
+  };
   for (const auto& c : s.obs_columns) {
     if (int64_t(c.values.size()) != n) bad("obs column " + c.name + " has the wrong length");
-    if (c.name.empty() || c.name.find('/') != std::string::npos) bad("obs column '" + c.name + "' is not a valid name");
-    for (const char* fixed : {"_index", "array_x", "array_y", "pixel_x", "pixel_y", "label"})
-      if (c.name == fixed) bad("obs column " + c.name + " would replace a fixed column");
+    check_name(c.name);
+  }
+  for (const auto& c : s.obs_categoricals) {
+    if (int64_t(c.codes.size()) != n) bad("obs column " + c.name + " has the wrong length");
+    check_name(c.name);
+    for (int code : c.codes)
+      if (code < -1 || code >= int(c.categories.size())) bad("obs column " + c.name + " has a code without a category");
   }
 }
 
@@ -254,9 +264,21 @@ void write_prepared_h5ad(const fs::path& path, const PreparedSection& s) {
         strings(obs, "label", s.labels);
         columns.push_back("label");
       }
+      if (!s.clusters.empty()) {
+        strings(obs, "cluster", s.clusters);
+        columns.push_back("cluster");
+      }
       for (const auto& c : s.obs_columns) {
         std::vector<double> v(c.values.begin(), c.values.end());
         array(obs, c.name.c_str(), {n}, v.data());
+        columns.push_back(c.name);
+      }
+      for (const auto& c : s.obs_categoricals) {
+        hdf5::Group cat = group(obs, c.name.c_str(), "categorical", "0.2.0");
+        cat.write_attr_bool("ordered", false);
+        strings(cat, "categories", c.categories);
+        std::vector<int32_t> codes(c.codes.begin(), c.codes.end());
+        array(cat, "codes", {n}, codes.data());
         columns.push_back(c.name);
       }
       obs.write_attr_strings("column-order", columns);
@@ -328,6 +350,7 @@ PreparedSection read_prepared_h5ad(const hdf5::File& f) {
   s.pixel_xy.resize(size_t(n));
   for (int64_t i = 0; i < n; ++i) s.pixel_xy[size_t(i)] = {xy[size_t(2 * i)], xy[size_t(2 * i + 1)]};
   if (f.exists("obs/label")) s.labels = string_column(f, "obs/label", n);
+  if (f.exists("obs/cluster")) s.clusters = string_column(f, "obs/cluster", n);
 
   auto text = [&](const char* p) { return f.dataset(p).read_strings(1)[0]; };
   auto number = [&](const char* p) { return f.dataset(p).read_scalar(); };
@@ -394,6 +417,7 @@ Section read_h5ad_section(const hdf5::File& f, const H5adCountsSource& src) {
     s.array_xy = s.pixel_xy;  // the reference's fallback (METHOD.md §2.5)
   }
   if (f.exists("obs/label")) s.labels = string_column(f, "obs/label", n);
+  if (f.exists("obs/cluster")) s.clusters = string_column(f, "obs/cluster", n);
   return s;
 }
 

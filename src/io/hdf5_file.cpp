@@ -338,6 +338,17 @@ void Object::write_attr_string(const std::string& name, const std::string& value
   if (!a.valid() || H5Awrite(a, type, &p) < 0) fail("HDF5 write failed: attribute " + name);
 }
 
+void Object::write_attr_bool(const std::string& name, bool value) const {
+  // h5py's bool: an 8-bit enum {FALSE = 0, TRUE = 1}, so numpy and pandas read it as a bool
+  Id type(H5Tenum_create(H5T_NATIVE_INT8));
+  int8_t f = 0, t = 1, v = value ? 1 : 0;
+  if (!type.valid() || H5Tenum_insert(type, "FALSE", &f) < 0 || H5Tenum_insert(type, "TRUE", &t) < 0)
+    fail("HDF5 write failed: attribute " + name);
+  Id space(H5Screate(H5S_SCALAR));
+  Id a(H5Acreate2(id_, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid() || H5Awrite(a, type, &v) < 0) fail("HDF5 write failed: attribute " + name);
+}
+
 void Object::write_attr_strings(const std::string& name,
                                 const std::vector<std::string>& values) const {
   Id type = vlen_utf8_type();
@@ -600,6 +611,7 @@ Dataset Group::write_numbers(const std::string& name, const std::vector<hsize_t>
 template Dataset Group::write_numbers(const std::string&, const std::vector<hsize_t>&, const float*) const;
 template Dataset Group::write_numbers(const std::string&, const std::vector<hsize_t>&, const double*) const;
 template Dataset Group::write_numbers(const std::string&, const std::vector<hsize_t>&, const int64_t*) const;
+template Dataset Group::write_numbers(const std::string&, const std::vector<hsize_t>&, const int32_t*) const;
 
 Dataset Group::write_strings(const std::string& name, const std::vector<std::string>& values) const {
   Id type = vlen_utf8_type();

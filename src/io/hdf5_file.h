@@ -52,6 +52,7 @@ class Object {
   std::optional<Dataset> attr_reference(const std::string& name) const;
   void write_attr_string(const std::string& name, const std::string& value) const;
   void write_attr_strings(const std::string& name, const std::vector<std::string>& values) const;
+  void write_attr_bool(const std::string& name, bool value) const;  // as h5py writes a numpy bool
 
   // Made by File and Group (FileState is private to hdf5_file.cpp).
   Object(std::shared_ptr<FileState> f, std::string path, Id id, bool is_group)

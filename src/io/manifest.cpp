@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 namespace hiscmcl {
 namespace {
 
-const std::set<std::string> kFileKeys = {"counts", "spots", "image", "labels", "dir", "file"};
+const std::set<std::string> kFileKeys = {"counts", "spots", "image", "labels", "clusters", "dir", "file"};
 const std::set<std::string> kOtherKeys = {"id", "patient", "format", "spot_diameter_px",
                                           "um_per_px", "affine", "counts_layer",
                                           "assume_normalised", "allow_missing_spots"};

@@ -5,7 +5,8 @@
 //   id = "C2"; patient = "C"; format = "st_legacy"
 //   counts = "data/ST-cnts/C2.tsv.gz"; spots = "data/ST-spotfiles/C2_selection.tsv"
 //   image = "data/ST-imgs/C/C2/5714_HE_BT_C2.jpg"; spot_diameter_px = 136
-//   labels = "..."              # optional region labels
+//   labels = "..."              # optional region labels (x, y, label columns)
+//   clusters = "..."            # optional published expression clusters (same layout)
 //   affine = [a, b, c, d, e, f] # optional: spot-table pixels -> image pixels
 //
 // format = "visium": dir = "<spaceranger out>" (+ optional image = "...", which resolution is
@@ -28,7 +29,7 @@ struct ManifestSection {
   std::string id;
   std::string patient;
   std::string format;                                // st_legacy | visium | h5ad
-  std::map<std::string, std::filesystem::path> files;  // counts, spots, image, labels, dir, file (resolved)
+  std::map<std::string, std::filesystem::path> files;  // counts, spots, image, labels, clusters, dir, file
   std::optional<double> spot_diameter_px;
   std::optional<double> um_per_px;
   std::optional<std::array<double, 6>> affine;

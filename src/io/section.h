@@ -1,5 +1,6 @@
 // One tissue section in memory, whatever format it came from: counts (spots x genes), spot ids,
-// array and image-pixel coordinates, optional region labels, and the image with its geometry.
+// array and image-pixel coordinates, optional region labels and published clusters, and the image
+// with its geometry.
 #pragma once
 #include <array>
 #include <optional>
@@ -30,6 +31,7 @@ struct Section {
   std::vector<std::array<double, 2>> array_xy;  // array coordinates (x = column, y = row)
   std::vector<std::array<double, 2>> pixel_xy;  // spot centres in image pixels (x, y)
   std::vector<std::string> labels;    // region labels, empty when the section has none
+  std::vector<std::string> clusters;  // published expression clusters, empty when none
   ImageGeometry image;
 
   int64_t n_spots() const { return int64_t(spot_ids.size()); }
@@ -43,6 +45,13 @@ struct ObsColumn {
   std::vector<float> values;  // one per spot
 };
 
+// A categorical obs column (pandas Categorical): codes index categories, -1 = missing.
+struct ObsCategorical {
+  std::string name;
+  std::vector<std::string> categories;
+  std::vector<int> codes;  // one per spot
+};
+
 struct PreparedSection {
   std::string id;
   std::string patient;
@@ -53,8 +62,10 @@ struct PreparedSection {
   Matrix spread;      // a prediction's per-spot uncertainty (sd), spots x genes; empty otherwise
   std::vector<std::array<double, 2>> array_xy;
   std::vector<std::array<double, 2>> pixel_xy;
-  std::vector<std::string> labels;
+  std::vector<std::string> labels;     // region labels (obs "label")
+  std::vector<std::string> clusters;   // published expression clusters (obs "cluster")
   std::vector<ObsColumn> obs_columns;  // written to obs after the fixed columns; not read back
+  std::vector<ObsCategorical> obs_categoricals;  // likewise (a prediction's regions)
   ImageGeometry image;
   std::string normalization;  // "per_spot" | "per_gene_compat" | "per_spot_ln"
 

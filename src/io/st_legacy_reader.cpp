@@ -387,16 +387,21 @@ Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats_out,
     s.pixel_xy.push_back(p);
   }
 
-  if (auto it = ms.files.find("labels"); it != ms.files.end()) {
+  // Region labels and published clusters share one layout (x, y, label); a spot without a row
+  // is 'undetermined', which scoring leaves out.
+  for (auto [key, out] : {std::pair{"labels", &s.labels}, std::pair{"clusters", &s.clusters}}) {
+    auto it = ms.files.find(key);
+    if (it == ms.files.end()) continue;
     auto labels = read_spot_labels(it->second);
+    int64_t unlabeled = 0;
     for (const auto& id : s.spot_ids) {
       auto l = labels.find(id);
-      if (l == labels.end()) ++st.unlabeled;
-      s.labels.push_back(l == labels.end() ? "undetermined" : l->second);
+      if (l == labels.end()) ++unlabeled;
+      out->push_back(l == labels.end() ? "undetermined" : l->second);
     }
-    if (st.unlabeled)
-      spdlog::warn("{}: {} spots have no label row (labelled 'undetermined')", it->second.string(),
-                   st.unlabeled);
+    if (unlabeled)
+      spdlog::warn("{}: {} spots have no label row (labelled 'undetermined')", it->second.string(), unlabeled);
+    if (out == &s.labels) st.unlabeled = unlabeled;
   }
 
   ImageGeometry& g = s.image;

@@ -20,7 +20,7 @@ using nlohmann::json;
 namespace hiscmcl {
 namespace {
 
-const std::vector<std::string> kMetricKeys = {"acg", "heg", "hvg", "mse", "mae", "ari", "nmi"};
+const std::vector<std::string> kMetricKeys = {"acg", "heg", "hvg", "mse", "mae", "ari", "nmi", "ari_clusters", "nmi_clusters"};
 
 using Samples = std::map<std::string, std::vector<double>>;
 
@@ -35,6 +35,10 @@ SectionMetricsRow metrics_row(const std::string& id, const json& m, Samples& acc
   if (m.contains("ari")) {
     out.ari = number_or_nan(m["ari"]);
     out.nmi = number_or_nan(m["nmi"]);
+  }
+  if (m.contains("ari_clusters")) {
+    out.ari_clusters = number_or_nan(m["ari_clusters"]);
+    out.nmi_clusters = number_or_nan(m["nmi_clusters"]);
   }
   for (auto& k : kMetricKeys)
     if (m.contains(k)) acc[k].push_back(number_or_nan(m[k]));

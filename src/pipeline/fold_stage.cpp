@@ -58,7 +58,7 @@ json model_inputs(const CvContext& ctx, const Fold& fold) {
 
 // Raised whenever a fold's result gains or changes a field, so a newer binary never reuses a result
 // an older one wrote. 2: two ridge baselines.
-constexpr int kFoldResultVersion = 2;
+constexpr int kFoldResultVersion = 3;  // 3: regions, ARI/NMI against published clusters
 
 json result_inputs(const CvContext& ctx, const Fold& fold, const std::string& model_key) {
   return {{"model", model_key},
@@ -206,6 +206,47 @@ json gene_set_results(const CvContext& ctx, const PreparedSection& s, const Matr
   return out;
 }
 
+// ARI/NMI of k-means on `pred` against the section's region labels and published clusters
+// (METHOD.md §8.10), into `metrics` (ari, nmi, ari_clusters, nmi_clusters).
+void put_cluster_scores(const PreparedSection& s, const Matrix& pred, json& metrics) {
+  if (!s.labels.empty()) {
+    ClusterScore c = cluster_and_score(pred, s.labels);
+    metrics["ari"] = c.ari;
+    metrics["nmi"] = c.nmi;
+  }
+  if (!s.clusters.empty()) {
+    ClusterScore c = cluster_and_score(pred, s.clusters);
+    metrics["ari_clusters"] = c.ari;
+    metrics["nmi_clusters"] = c.nmi;
+  }
+}
+
+// Tissue regions (predict.regions k-means regions) of the prediction and of the measured
+// expression: obs "region" and "region_measured" of the prediction's h5ad, and one map with both,
+// the prediction's regions renumbered to match the measured ones so a colour means one region.
+// Returns the map's {"gene", "path"} entry (none when regions are off).
+json write_regions(const CvContext& ctx, const PreparedSection& s, const Matrix& pred, const Matrix& truth,
+                   PreparedSection& prediction) {
+  const int k = ctx.cfg.predict.regions;
+  if (k == 0 || s.n_spots() == 0) return nullptr;
+  const std::vector<int> measured = cluster_regions(truth, k);
+  const std::vector<int> predicted = align_labels(cluster_regions(pred, k), measured);
+  const int n = 1 + std::max(*std::max_element(measured.begin(), measured.end()),
+                             *std::max_element(predicted.begin(), predicted.end()));
+  std::vector<std::string> names;
+  for (int r = 1; r <= n; ++r) names.push_back(std::to_string(r));
+  prediction.obs_categoricals = {{"region", names, predicted}, {"region_measured", names, measured}};
+  std::ostringstream title;
+  title << s.id << "  regions (k-means, k = " << k << ", ARI between the two = " << std::fixed << std::setprecision(3)
+        << adjusted_rand_index(predicted, measured) << ")";
+  const std::string rel = "heatmaps/" + file_safe_name(s.id + "_regions") + ".png";
+  const HeatmapBackground bg = heatmap_background(*SlideImage::open(s.image.image_path));
+  write_region_map_png(ctx.out / rel, bg.rgb, bg.downsample, to_points(s.pixel_xy),
+                       {{"of the prediction", predicted}, {"of the measured expression", measured}},
+                       s.image.spot_diameter_px, title.str(), names);
+  return {{"gene", "regions"}, {"path", rel}};
+}
+
 // Everything one held-out section contributes to the outputs.
 json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const SpotPrediction& predicted,
                        const std::vector<BaselinePrediction>& baselines) {
@@ -220,30 +261,24 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Spo
     j["pcc"].push_back(json_number(m.pcc[g]));
     j["p_value"].push_back(json_number(m.p_value[g]));
   }
-  if (!s.labels.empty()) {
-    ClusterScore c = cluster_and_score(pred, s.labels);
-    j["method"]["ari"] = c.ari;
-    j["method"]["nmi"] = c.nmi;
-  }
+  put_cluster_scores(s, pred, j["method"]);
   for (const auto& b : baselines) {
     SectionMetrics r = evaluate_section(b.pred, truth);
     json& rj = j[b.spec->key] = metrics_json(r);
     json& pcc = j[std::string(b.spec->key) + "_pcc"] = json::array();
     for (double v : r.pcc) pcc.push_back(json_number(v));
-    if (!s.labels.empty()) {
-      ClusterScore cr = cluster_and_score(b.pred, s.labels);
-      rj["ari"] = cr.ari;
-      rj["nmi"] = cr.nmi;
-    }
+    put_cluster_scores(s, b.pred, rj);
   }
   PreparedSection p = s;  // the prediction as AnnData
   p.expression = pred;
   p.spread = predicted.sd;
   p.counts = Matrix();
   p.normalization = "prediction";
+  const json regions = write_regions(ctx, s, pred, truth, p);
   write_prepared_h5ad(ctx.out / "predictions" / (s.id + ".h5ad"), p);
   j["gene_sets"] = gene_set_results(ctx, s, pred, baselines, truth);
   j["heatmaps"] = write_heatmaps(ctx, s, m, pred, truth, j["gene_sets"]);
+  if (!regions.is_null()) j["heatmaps"].push_back(regions);
   return j;
 }
 

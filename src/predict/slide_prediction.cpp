@@ -10,6 +10,7 @@
 #include "common/file_names.h"
 #include "common/log.h"
 #include "encoders/section_features.h"
+#include "eval/clustering.h"
 #include "eval/gene_sets.h"
 #include "eval/heatmap.h"
 #include "io/h5ad.h"
@@ -48,17 +49,19 @@ std::vector<int64_t> highest_mean_genes(const Matrix& pred, int n) {
 }
 
 std::string prediction_csv(const QuerySpots& q, const SpotPrediction& pred, const std::vector<std::string>& genes,
-                           const std::vector<ObsColumn>& scores) {
+                           const std::vector<ObsColumn>& scores, const std::vector<int>& regions) {
   std::ostringstream csv;
   csv << "id,pixel_x,pixel_y";
   for (auto& g : genes) csv << "," << g;
   for (auto& c : scores) csv << "," << c.name;
+  if (!regions.empty()) csv << ",region";
   for (auto& g : genes) csv << ",sd_" << g;
   csv << "\n" << std::setprecision(6);
   for (int64_t i = 0; i < pred.mean.rows; ++i) {
     csv << q.ids[size_t(i)] << "," << q.pixel_xy[size_t(i)][0] << "," << q.pixel_xy[size_t(i)][1];
     for (int64_t g = 0; g < pred.mean.cols; ++g) csv << "," << pred.mean(i, g);
     for (auto& c : scores) csv << "," << c.values[size_t(i)];
+    if (!regions.empty()) csv << "," << regions[size_t(i)] + 1;
     for (int64_t g = 0; g < pred.sd.cols; ++g) csv << "," << pred.sd(i, g);
     csv << "\n";
   }
@@ -100,6 +103,11 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   const bool draw_markers = chosen.empty();  // no gene named: the model's markers and their scores
   if (draw_markers) chosen = panel_columns(bundle.genes, bundle.marker_genes());
   if (chosen.empty()) chosen = highest_mean_genes(pred, opt.heatmaps);
+  const int k = opt.regions >= 0 ? opt.regions : bundle.config.predict.regions;
+  const std::vector<int> regions = k > 0 ? cluster_regions(pred, k) : std::vector<int>();
+  std::vector<std::string> region_names;
+  for (int r : regions) region_names.resize(std::max(region_names.size(), size_t(r) + 1));
+  for (size_t r = 0; r < region_names.size(); ++r) region_names[r] = std::to_string(r + 1);
 
   AtomicPath out(opt.out);
   fs::create_directories(out.temp());
@@ -117,8 +125,9 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   p.normalization = "prediction";
   p.spread = predicted.sd;
   p.obs_columns = scores;
+  if (!regions.empty()) p.obs_categoricals = {{"region", region_names, regions}};
   write_prepared_h5ad(out.temp() / "prediction.h5ad", p);
-  write_text_file(out.temp() / "prediction.csv", prediction_csv(q, predicted, bundle.genes, scores));
+  write_text_file(out.temp() / "prediction.csv", prediction_csv(q, predicted, bundle.genes, scores, regions));
 
   HeatmapBackground bg = heatmap_background(*image);
   std::vector<cv::Point2d> pts = to_points(q.pixel_xy);
@@ -138,8 +147,12 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
                       c.values, diam, p.id + "  " + c.name + "  (predicted, mean z)");
     ++drawn;
   }
+  if (!regions.empty())
+    write_region_map_png(out.temp() / "regions.png", bg.rgb, bg.downsample, pts, {{"", regions}}, diam,
+                         p.id + "  tissue regions (k-means of the predicted expression, k = " + std::to_string(k) + ")",
+                         region_names);
   out.commit();
-  return {int64_t(q.ids.size()), q.format, diam, drawn, score_names};
+  return {int64_t(q.ids.size()), q.format, diam, drawn, score_names, int(region_names.size())};
 }
 
 }  // namespace hiscmcl

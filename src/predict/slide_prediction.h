@@ -2,8 +2,10 @@
 // at given spots or on a grid laid over the detected tissue. Writes, atomically as one folder:
 //   OUT/prediction.h5ad  X = predicted expression, layers["sd"] its per-spot uncertainty
 //                        (RetrievalPredictor's SpotPrediction), obs ids, coordinates and
-//                        <set>_score per marker set of the model, obsm["spatial"]
-//   OUT/prediction.csv   id,pixel_x,pixel_y,<genes...>,<set>_score...,sd_<genes...>
+//                        <set>_score per marker set of the model, the categorical "region"
+//                        (k-means of the prediction), obsm["spatial"]
+//   OUT/prediction.csv   id,pixel_x,pixel_y,<genes...>,<set>_score...,region,sd_<genes...>
+//   OUT/regions.png      the tissue regions over the H&E
 //   OUT/heatmap_<gene>.png        the chosen genes over the H&E
 //   OUT/heatmap_<set>_score.png   each marker set's score (mean z over its genes), drawn with the
 //                                 model's markers (that is, when no gene is named)
@@ -24,6 +26,7 @@ struct SlidePredictionOptions {
   double grid_pitch = 2.0;      // in spot diameters
   std::vector<std::string> genes;  // to draw; empty: the model's markers, else the `heatmaps` highest-mean genes
   int heatmaps = 4;
+  int regions = -1;  // k-means regions of the prediction; -1: the model's predict.regions, 0: none
 };
 
 struct SlidePredictionSummary {
@@ -32,6 +35,7 @@ struct SlidePredictionSummary {
   double spot_diameter_px = 0;
   size_t heatmaps = 0;
   std::vector<std::string> scores;  // the gene-set scores written (obs column names)
+  int regions = 0;                   // regions found (0: none asked for)
 };
 
 SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -54,7 +55,16 @@ size_t count_lines(const fs::path& p) {
 TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
   TempDir tmp;
   fs::path syn = synthetic_dir();
-  std::string cmd = "cv --quiet --manifest '" + (syn / "manifest.toml").string() + "' --config '" +
+  // The region labels serve as published clusters too, so both scores must agree exactly.
+  std::string manifest = hiscmcl::read_text_file(syn / "manifest.toml"), with_clusters;
+  std::istringstream lines(manifest);
+  for (std::string line; std::getline(lines, line);) {
+    with_clusters += line + "\n";
+    if (line.rfind("labels = ", 0) == 0) with_clusters += "clusters = " + line.substr(9) + "\n";
+  }
+  ASSERT_NE(with_clusters.find("clusters = "), std::string::npos) << manifest;
+  hiscmcl::write_text_file(syn / "manifest_clusters.toml", with_clusters);
+  std::string cmd = "cv --quiet --manifest '" + (syn / "manifest_clusters.toml").string() + "' --config '" +
                     config_with(tmp, "") + "' --epochs 25 --out '" + (tmp / "cv").string() + "'";
   auto r = run_hiscmcl(cmd);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -64,7 +74,12 @@ TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
   ASSERT_EQ(m["sections"].size(), 4u);
   for (auto id : {"S1", "S2", "S3", "S4"}) {
     const json& s = m["sections"][id];
-    for (auto k : {"acg", "heg", "hvg", "mse", "mae", "n_spots", "ari", "nmi"}) EXPECT_TRUE(s.contains(k)) << id << k;
+    for (auto k : {"acg", "heg", "hvg", "mse", "mae", "n_spots", "ari", "nmi", "ari_clusters", "nmi_clusters"})
+      EXPECT_TRUE(s.contains(k)) << id << k;
+    EXPECT_EQ(s["ari_clusters"], s["ari"]) << id;
+    EXPECT_EQ(s["nmi_clusters"], s["nmi"]) << id;
+    EXPECT_EQ(m["baseline"]["ridge"]["sections"][id]["ari_clusters"], m["baseline"]["ridge"]["sections"][id]["ari"]);
+    EXPECT_TRUE(fs::exists(tmp / "cv" / "heatmaps" / (std::string(id) + "_regions.png"))) << id;
     EXPECT_GT(s["n_spots"].get<int>(), 50);
     EXPECT_TRUE(m["baseline"]["ridge"]["sections"].contains(id));
     EXPECT_TRUE(m["baseline"]["ridge_crops"]["sections"].contains(id));
@@ -86,6 +101,8 @@ TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
   std::string html = hiscmcl::read_text_file(tmp / "cv" / "report.html");
   EXPECT_NE(html.find("S3"), std::string::npos);
   EXPECT_NE(html.find("<svg"), std::string::npos);  // loss curves
+  EXPECT_NE(html.find("S3_regions.png"), std::string::npos);
+  EXPECT_NE(html.find("ARI cl."), std::string::npos);
   EXPECT_TRUE(fs::exists(tmp / "cv" / "folds" / "S2" / "model" / "train_log.csv"));
 
   // Re-running resumes from the finished folds: same numbers.
@@ -101,6 +118,22 @@ TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
                          "'); print(a.shape[1], a.obsm['spatial'].shape[1], a.var_names[0])\"");
     ASSERT_EQ(a.exit_code, 0) << a.output;
     EXPECT_NE(a.output.find("60 2"), std::string::npos) << a.output;
+    // Regions are categoricals, 6 of them (predict.regions), and the prediction's regions,
+    // numbered to match the measured expression's, share most spots with them (the synthetic
+    // expression follows the tissue's compartments).
+    auto g = run_command(py + " -c \"import anndata; a = anndata.read_h5ad('" +
+                         (tmp / "cv" / "predictions" / "S1.h5ad").string() +
+                         "'); r, t = a.obs['region'], a.obs['region_measured']; "
+                         "print(r.dtype.name, len(r.cat.categories), round(float((r.astype(str) == t.astype(str)).mean()), 3))\"");
+    ASSERT_EQ(g.exit_code, 0) << g.output;
+    std::istringstream out(g.output);
+    std::string dtype;
+    int n_regions = 0;
+    double agree = 0;
+    out >> dtype >> n_regions >> agree;
+    EXPECT_EQ(dtype, "category") << g.output;
+    EXPECT_EQ(n_regions, 6) << g.output;
+    EXPECT_GT(agree, 0.5) << g.output;
   }
 
   // predict at the spot table's spots, and on a grid over the detected tissue.
@@ -115,6 +148,30 @@ TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
     if (row.selected == 1) tissue.push_back({row.pixel_x, row.pixel_y});
   EXPECT_EQ(count_lines(tmp / "p1" / "prediction.csv"), 1 + tissue.size());
   EXPECT_TRUE(fs::exists(tmp / "p1" / "prediction.h5ad"));
+  EXPECT_TRUE(fs::exists(tmp / "p1" / "regions.png"));
+  {
+    std::ifstream csv1(tmp / "p1" / "prediction.csv");
+    std::string header, row;
+    std::getline(csv1, header);
+    std::getline(csv1, row);
+    auto fields = [](const std::string& l) {
+      std::vector<std::string> f;
+      std::stringstream ss(l);
+      for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+      return f;
+    };
+    auto h = fields(header), v = fields(row);
+    auto at = std::find(h.begin(), h.end(), "region");
+    ASSERT_NE(at, h.end()) << header;
+    const int region = std::stoi(v[size_t(at - h.begin())]);
+    EXPECT_GE(region, 1);
+    EXPECT_LE(region, 6);
+  }
+  auto p0 = run_hiscmcl("predict --quiet --model '" + model.string() + "' --image '" + image.string() +
+                        "' --spots '" + (syn / "S1_spots.tsv").string() + "' --regions 0 --out '" + (tmp / "p0").string() + "'");
+  ASSERT_EQ(p0.exit_code, 0) << p0.output;
+  EXPECT_FALSE(fs::exists(tmp / "p0" / "regions.png"));
+  EXPECT_EQ(hiscmcl::read_text_file(tmp / "p0" / "prediction.csv").find(",region"), std::string::npos);
 
   auto p2 = run_hiscmcl("predict --quiet --model '" + model.string() + "' --image '" + image.string() +
                         "' --grid --out '" + (tmp / "p2").string() + "'");

@@ -129,3 +129,43 @@ TEST(Clustering, ClusterAndScoreDropsUndetermined) {
   EXPECT_EQ(e.codes, (std::vector<int>{0, 1, 0}));
   EXPECT_THROW(cluster_and_score(x, {"a"}), std::invalid_argument);
 }
+
+// Three blobs of 30, 20 and 10 spots in 5 genes: the regions recover them, numbered by size.
+TEST(Clustering, RegionsRecoverBlobsNumberedBySize) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> noise(0.f, 0.1f);
+  const int sizes[3] = {10, 30, 20};  // drawn in this order: the middle blob is the largest
+  const float centre[3][5] = {{5, 0, 0, 0, 1}, {0, 5, 0, 1, 0}, {0, 0, 5, 0, 0}};
+  Matrix x(60, 5);
+  std::vector<int> truth;
+  int64_t row = 0;
+  for (int b = 0; b < 3; ++b)
+    for (int i = 0; i < sizes[b]; ++i, ++row) {
+      for (int g = 0; g < 5; ++g) x(row, g) = centre[b][g] + noise(rng);
+      truth.push_back(b);
+    }
+  std::vector<int> r = cluster_regions(x, 3);
+  ASSERT_EQ(r.size(), 60u);
+  EXPECT_NEAR(adjusted_rand_index(r, truth), 1.0, 1e-12);
+  EXPECT_EQ(r[10], 0);  // the 30-spot blob
+  EXPECT_EQ(r[40], 1);  // the 20-spot blob
+  EXPECT_EQ(r[0], 2);   // the 10-spot blob
+  EXPECT_EQ(cluster_regions(x, 3), r);  // fixed seed: identical
+  EXPECT_EQ(cluster_regions(x, 100).size(), 60u);  // k capped by the spots
+  EXPECT_TRUE(cluster_regions(Matrix(0, 5), 3).empty());
+  EXPECT_THROW(cluster_regions(x, 0), std::invalid_argument);
+}
+
+TEST(Clustering, AlignLabelsRenumbersByLargestOverlap) {
+  // labels 7 overlaps reference 1 on 3 spots, 9 overlaps 0 on 2; 8 is left over.
+  std::vector<int> ref = {1, 1, 1, 0, 0, 0, 2};
+  std::vector<int> lab = {7, 7, 7, 9, 9, 8, 8};
+  std::vector<int> a = align_labels(lab, ref);
+  EXPECT_EQ(a, (std::vector<int>{1, 1, 1, 0, 0, 2, 2}));  // 8's best free match is 2 (one spot)
+  EXPECT_NEAR(adjusted_rand_index(a, lab), 1.0, 1e-12);   // only renumbered
+  // 8 overlaps only 0, which 7 took: it takes the free 2 rather than a new number
+  EXPECT_EQ(align_labels({7, 7, 8, 9, 9}, {0, 0, 0, 1, 2}), (std::vector<int>{0, 0, 2, 1, 1}));
+  // more values than the reference has: numbers past the reference's
+  EXPECT_EQ(align_labels({0, 1, 2}, {5, 5, 5}), (std::vector<int>{5, 6, 7}));
+  EXPECT_THROW(align_labels({0, 1}, {0}), std::invalid_argument);
+}

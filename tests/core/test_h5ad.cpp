@@ -37,6 +37,7 @@ PreparedSection sample_section() {
   s.array_xy = {{10, 13}, {11, 14}, {12, 15}};
   s.pixel_xy = {{1234.5, 2000.25}, {1500.125, 2100.0}, {1.0 / 3.0, 2.0 / 3.0}};
   s.labels = {"invasive cancer", "", "immune infiltrate"};
+  s.clusters = {"3", "0", "undetermined"};
   s.image.image_path = "/data/her2st/C2.jpg";
   s.image.spot_diameter_px = 136.25;
   s.image.um_per_px = 0.735;
@@ -66,6 +67,7 @@ TEST(H5ad, PreparedSectionRoundTripIsBitExact) {
   EXPECT_EQ(r.array_xy, s.array_xy);
   EXPECT_EQ(r.pixel_xy, s.pixel_xy);  // doubles compared exactly
   EXPECT_EQ(r.labels, s.labels);
+  EXPECT_EQ(r.clusters, s.clusters);
   EXPECT_EQ(r.image.image_path, s.image.image_path);
   EXPECT_EQ(r.image.spot_diameter_px, s.image.spot_diameter_px);
   EXPECT_EQ(r.image.um_per_px, s.image.um_per_px);
@@ -94,6 +96,11 @@ TEST(H5ad, InconsistentSectionIsRefusedWithoutOutput) {
   PreparedSection s = sample_section();
   s.pixel_xy.pop_back();
   EXPECT_THROW(write_prepared_h5ad(tmp / "bad.h5ad", s), InputError);
+  s = sample_section();
+  s.obs_categoricals = {{"region", {"1", "2"}, {0, 2, 1}}};  // code 2 has no category
+  EXPECT_THROW(write_prepared_h5ad(tmp / "bad.h5ad", s), InputError);
+  s.obs_categoricals = {{"cluster", {"1", "2"}, {0, 1, 1}}};  // would replace the fixed column
+  EXPECT_THROW(write_prepared_h5ad(tmp / "bad.h5ad", s), InputError);
   EXPECT_TRUE(fs::is_empty(tmp.path)) << "no partial output";
 }
 
@@ -102,11 +109,15 @@ TEST(H5ad, AnndataOpensWhatWeWrite) {
   if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 with anndata is not available";
   test::TempDir tmp;
   PreparedSection s = sample_section();
+  s.obs_categoricals = {{"region", {"1", "2"}, {1, -1, 0}}};
   write_prepared_h5ad(tmp / "C2.h5ad", s);
   std::ofstream(tmp / "check.py")
       << "import sys, json, anndata\n"
          "a = anndata.read_h5ad(sys.argv[1])\n"
-         "print(json.dumps({'shape': list(a.shape), 'var': list(a.var_names),\n"
+         "r = a.obs['region']\n"
+         "print(json.dumps({'region_dtype': r.dtype.name, 'region': [str(x) for x in r.astype(object)],\n"
+         "  'ordered': bool(r.cat.ordered), 'cluster': [str(x) for x in a.obs['cluster']],\n"
+         "  'shape': list(a.shape), 'var': list(a.var_names),\n"
          "  'obs': list(a.obs_names), 'spatial': a.obsm['spatial'].tolist(),\n"
          "  'X': a.X.tolist(), 'counts': a.layers['counts'].tolist(),\n"
          "  'label': [str(x) for x in a.obs['label']], 'array_x': a.obs['array_x'].tolist(),\n"
@@ -129,6 +140,10 @@ TEST(H5ad, AnndataOpensWhatWeWrite) {
     }
   }
   EXPECT_EQ(j["label"].get<std::vector<std::string>>(), s.labels);
+  EXPECT_EQ(j["cluster"].get<std::vector<std::string>>(), s.clusters);
+  EXPECT_EQ(j["region_dtype"], "category");
+  EXPECT_EQ(j["region"], nlohmann::json({"2", "nan", "1"}));  // code -1: missing
+  EXPECT_EQ(j["ordered"], false);
   EXPECT_EQ(j["section_id"], "C2");
   EXPECT_EQ(j["width"], 9274);
   EXPECT_EQ(j["diameter"].get<double>(), 136.25);

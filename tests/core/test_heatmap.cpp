@@ -92,3 +92,26 @@ TEST(Heatmap, WritesPngAtomically) {
   EXPECT_THROW(write_heatmap_png("/proc/no/such/dir/x.png", thumb, 1.0, spots, {1, 2, 3}, 10, "x"),
                std::exception);
 }
+
+TEST(Heatmap, RegionMapColoursEachSpotByItsRegionPerPanel) {
+  cv::Mat thumb(100, 200, CV_8UC3, cv::Scalar(200, 150, 200));
+  std::vector<cv::Point2d> spots = {{200, 200}, {600, 200}};
+  auto count = [](const cv::Mat& img, int x_from, int x_to, cv::Vec3b colour) {
+    int n = 0;
+    for (int y = 0; y < img.rows; ++y)
+      for (int x = x_from; x < x_to; ++x) n += max_diff(img.at<cv::Vec3b>(y, x), colour) == 0;
+    return n;
+  };
+  // panel 1: spots in regions 0 and 1; panel 2: both in region 2, then one without a region
+  cv::Mat img = render_region_map(thumb, 4.0, spots, {{"predicted", {0, 1}}, {"measured", {2, -1}}}, 80, "t",
+                                  {"1", "2", "3"});
+  const int half = (img.cols - 60) / 2;  // the legend sits right of both panels
+  EXPECT_GT(count(img, 0, half, region_bgr(0)), 200);
+  EXPECT_GT(count(img, 0, half, region_bgr(1)), 200);
+  EXPECT_EQ(count(img, 0, half, region_bgr(2)), 0);
+  EXPECT_GT(count(img, half, img.cols - 60, region_bgr(2)), 200);
+  EXPECT_EQ(count(img, half, img.cols - 60, region_bgr(0)), 0);
+  EXPECT_NE(region_bgr(0), region_bgr(1));
+  EXPECT_THROW(render_region_map(thumb, 4.0, spots, {{"", {0}}}, 80, "t", {"1"}), std::invalid_argument);
+  EXPECT_THROW(render_region_map(thumb, 4.0, spots, {{"", {0, 3}}}, 80, "t", {"1"}), std::invalid_argument);
+}
