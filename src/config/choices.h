@@ -16,7 +16,7 @@ enum class TrainMode { frozen, end_to_end };
 enum class Distance { L1, L2 };
 enum class KeyContext { compat, per_section, averaged };
 enum class Weighting { inverse_square, softmax };
-enum class Predictor { retrieval, regression };
+enum class Predictor { retrieval, regression, stacked };
 enum class RetrievalKeys { expression, image, both };
 enum class ImageNorm { imagenet, none };
 enum class KeyIndexKind { flat, ivf };
@@ -38,7 +38,8 @@ HISCMCL_CHOICES(Distance, {Distance::L1, "L1"}, {Distance::L2, "L2"});
 HISCMCL_CHOICES(KeyContext, {KeyContext::compat, "compat"}, {KeyContext::per_section, "per_section"},
                 {KeyContext::averaged, "averaged"});
 HISCMCL_CHOICES(Weighting, {Weighting::inverse_square, "inverse_square"}, {Weighting::softmax, "softmax"});
-HISCMCL_CHOICES(Predictor, {Predictor::retrieval, "retrieval"}, {Predictor::regression, "regression"});
+HISCMCL_CHOICES(Predictor, {Predictor::retrieval, "retrieval"}, {Predictor::regression, "regression"},
+                {Predictor::stacked, "stacked"});
 HISCMCL_CHOICES(RetrievalKeys, {RetrievalKeys::expression, "expression"}, {RetrievalKeys::image, "image"},
                 {RetrievalKeys::both, "both"});
 HISCMCL_CHOICES(ImageNorm, {ImageNorm::imagenet, "imagenet"}, {ImageNorm::none, "none"});

@@ -233,6 +233,9 @@ void validate(const RunConfig& c, const std::string& source) {
   if (p.regions < 0 || p.regions > 20) fail("predict.regions must be 0 (none) to 20");
   if (p.predictor == Predictor::regression && !m.regression_head)
     fail("predict.predictor = \"regression\" needs model.regression_head = true");
+  if (p.predictor == Predictor::stacked && c.train.mode == TrainMode::end_to_end)
+    fail("predict.predictor = \"stacked\" blends retrieval with a ridge on the cached features, which an "
+         "end-to-end model does not read: use train.mode = \"frozen\"");
 }
 
 std::vector<int> upsampled_scale_list(const std::string& text) {

@@ -24,6 +24,15 @@ const std::vector<std::string> kMetricKeys = {"acg", "heg", "hvg", "mse", "mae",
 
 using Samples = std::map<std::string, std::vector<double>>;
 
+std::string method_label(Predictor p) {
+  switch (p) {
+    case Predictor::regression: return "HisCMCL (regression head)";
+    case Predictor::stacked: return "HisCMCL (retrieval + ridge, per-gene blend)";
+    case Predictor::retrieval: break;
+  }
+  return "HisCMCL (retrieval)";
+}
+
 SectionMetricsRow metrics_row(const std::string& id, const json& m, Samples& acc) {
   SectionMetricsRow out{id};
   out.acg = number_or_nan(m["acg"]);
@@ -146,14 +155,16 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   const auto& baselines = ridge_baselines();
   std::vector<Samples> bv(baselines.size());
   ReportInput report;
-  std::vector<MethodResult> methods = {{"HisCMCL (retrieval)", {}}};
+  std::vector<MethodResult> methods = {{method_label(ctx.cfg.predict.predictor), {}}};
   for (const auto& b : baselines) {
     methods.push_back({b.label, {}});
     metrics["baseline"][b.key] = {{"label", b.label}, {"sections", json::object()}, {"alpha", json::object()}};
   }
-  for (auto& f : folds)
+  for (auto& f : folds) {
     for (const auto& b : baselines)
       metrics["baseline"][b.key]["alpha"][f.name] = f.result.value(std::string(b.key) + "_alpha", json());
+    if (f.result.contains("blend_weight")) metrics["blend_weight"][f.name] = f.result["blend_weight"];
+  }
   Samples mv;
   std::vector<SectionMetrics> per_section;
   std::ostringstream csv;

@@ -20,6 +20,7 @@
 #include "pipeline/json_numbers.h"
 #include "pipeline/stage_record.h"
 #include "predict/baseline_features.h"
+#include "predict/gene_blend.h"
 #include "predict/retrieval_predictor.h"
 #include "train/end_to_end.h"
 #include "train/trainer.h"
@@ -142,6 +143,32 @@ RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, const RidgeTar
   if (fold.train.size() >= 2)
     return fit_ridge_cv(x, targets.y, targets.groups, {1, 10, 100, 1e3, 1e4, 1e5, 1e6}).model;
   return fit_ridge(x, targets.y, 100);
+}
+
+// predict.predictor = "stacked" (METHOD.md §8.13): each training section predicted by retrieval
+// from the other training sections' keys and by the fair ridge fitted on the others (alpha as the
+// fold's), the per-gene blend weights fitted on those; the test section is never seen.
+GeneBlend fit_fold_blend(const CvContext& ctx, const Fold& fold, const ModelBundle& bundle, double alpha) {
+  std::vector<Matrix> xs, ys;
+  for (size_t j = 0; j < fold.train.size(); ++j) {
+    const PreparedSection& s = ctx.sections[fold.train[j]];
+    if (j >= bundle.train_sections.size() || bundle.train_sections[j] != s.id)
+      throw std::logic_error("stacked: the fold model's training sections are not the fold's, in order");
+    xs.push_back(baseline_features(s.pixel_xy, ctx.features[fold.train[j]], BaselineInputs::crops_and_context,
+                                   context_sizes(ctx.cfg)));
+    ys.push_back(eval_matrix(s, ctx.cfg.data.eval_norm));
+  }
+  std::vector<BlendSection> held_out;
+  for (size_t j = 0; j < fold.train.size(); ++j) {
+    Matrix x, y;
+    for (size_t o = 0; o < xs.size(); ++o)
+      if (o != j) append_rows(x, xs[o]), append_rows(y, ys[o]);
+    ModelBundle others = without_training_section(bundle, j);
+    const PreparedSection& s = ctx.sections[fold.train[j]];
+    held_out.push_back({RetrievalPredictor(others).predict(s.pixel_xy, ctx.features[fold.train[j]]),
+                        predict_ridge(fit_ridge(x, y, alpha), xs[j]), ys[j]});
+  }
+  return fit_gene_blend(held_out);
 }
 
 // One baseline's predictions for a held-out section.
@@ -326,6 +353,15 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
     ridges.push_back(fit_fold_ridge(ctx, fold, targets, b.inputs));
     o.result[std::string(b.key) + "_alpha"] = ridges.back().alpha;
   }
+  const bool stacked = ctx.cfg.predict.predictor == Predictor::stacked && fold.train.size() >= 2;
+  if (ctx.cfg.predict.predictor == Predictor::stacked && !stacked)
+    spdlog::warn("cv: fold {}: one training section leaves nothing to fit the blend on: retrieval alone", fold.name);
+  GeneBlend blend;
+  if (stacked) {
+    blend = fit_fold_blend(ctx, fold, model.bundle, ridges.front().alpha);  // front: the fair ridge
+    o.result["blend_weight"] = blend.mean_weight();
+    spdlog::info("cv: fold {}: retrieval's mean weight in the per-gene blend {:.2f}", fold.name, blend.mean_weight());
+  }
   for (size_t i : fold.test) {
     const auto& s = ctx.sections[i];
     SpotPrediction pred = predict_section(ctx, model.bundle, i);
@@ -335,6 +371,7 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
       baselines.push_back({&spec, predict_ridge(ridges[b], baseline_features(s.pixel_xy, ctx.features[i], spec.inputs,
                                                                               context_sizes(ctx.cfg)))});
     }
+    if (stacked) pred.mean = apply_gene_blend(blend, pred.mean, baselines.front().pred);
     o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, baselines);
   }
   o.result = json_clean(o.result);

@@ -75,6 +75,25 @@ SpotPrediction RetrievalPredictor::predict_member(const std::vector<std::array<d
   return out;
 }
 
+ModelBundle without_training_section(const ModelBundle& b, size_t section) {
+  if (section + 1 >= b.key_offsets.size())
+    throw std::invalid_argument("without_training_section: the model has " + std::to_string(b.key_offsets.size() - 1) +
+                                " training sections, not " + std::to_string(section + 1));
+  const int64_t lo = b.key_offsets[section], hi = b.key_offsets[section + 1], n = b.key_offsets.back();
+  auto drop = [&](const torch::Tensor& t) { return torch::cat({t.slice(0, 0, lo), t.slice(0, hi, n)}, 0); };
+  ModelBundle out = b;
+  out.key_embeddings = drop(b.key_embeddings);
+  out.key_expression = drop(b.key_expression);
+  out.key_offsets.clear();
+  for (size_t s = 0; s < b.key_offsets.size(); ++s)
+    if (s != section + 1) out.key_offsets.push_back(b.key_offsets[s] - (s > section ? hi - lo : 0));
+  if (section < out.train_sections.size()) out.train_sections.erase(out.train_sections.begin() + int64_t(section));
+  out.dir.clear();  // a stored ivf index holds every key
+  out.members.clear();
+  for (const auto& m : b.members) out.members.push_back(without_training_section(m, section));
+  return out;
+}
+
 namespace {
 fs::path stored_index_path(const fs::path& model_dir) { return model_dir / "keys.ivf"; }
 }  // namespace

@@ -39,6 +39,12 @@ class RetrievalPredictor {
   ModelBundle& bundle_;
 };
 
+// The bundle with training section `section`'s keys left out, in every ensemble member: what
+// retrieval predicts for that section from the other training sections (the inner
+// cross-validation of predict.predictor = "stacked"). Shares the trained modules; the key index is
+// built anew. std::invalid_argument for a section the bundle does not have.
+ModelBundle without_training_section(const ModelBundle& bundle, size_t section);
+
 class KeyIndex;
 // The top-k search over a bundle's keys its predict config asks for: exact, or ivf, loaded from
 // the model folder's keys.ivf when that was made with the same number of lists, else built.

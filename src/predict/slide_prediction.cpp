@@ -88,6 +88,9 @@ double spot_diameter(const SlidePredictionOptions& opt, const ModelBundle& bundl
 SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   if (opt.spots.empty() && !opt.grid) throw InputError(opt.image.string(), "give --spots FILE or --grid");
   ModelBundle bundle = load_model_bundle(opt.model);
+  if (bundle.config.predict.predictor == Predictor::stacked)
+    spdlog::warn("{}: predict.predictor = \"stacked\" is evaluated by cv, and a model folder does not carry the "
+                 "ridge half yet: this slide is predicted by retrieval alone", opt.model.string());
   std::vector<int64_t> chosen = genes_to_draw(opt, bundle);
   const double diam = spot_diameter(opt, bundle);
   auto image = SlideImage::open(opt.image);

@@ -103,6 +103,11 @@ TEST(RunConfig, ImpossibleCombinationsAreRefusedBeforeAnyWork) {
   EXPECT_TRUE(has(msg, "train.ensemble")) << msg;
   msg = refusal("[predict]\npredictor = \"regression\"\n");
   EXPECT_TRUE(has(msg, "model.regression_head")) << msg;
+  msg = refusal(e2e + "[predict]\nkeys = \"expression\"\npredictor = \"stacked\"\n");
+  EXPECT_TRUE(has(msg, "train.mode = \"frozen\"")) << msg;  // the ridge half reads cached features
+  EXPECT_NO_THROW(parse_run_config_toml("[predict]\npredictor = \"stacked\"\n", "ok.toml"));
+  msg = refusal("[predict]\nregions = 21\n");
+  EXPECT_TRUE(has(msg, "predict.regions")) << msg;
   msg = refusal("[model]\nd_model = 100\nfusion_heads = 8\n");
   EXPECT_TRUE(has(msg, "divisible")) << msg;
   msg = refusal("[encoder]\nname = \"vgg16\"\n");
