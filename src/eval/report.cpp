@@ -188,18 +188,16 @@ std::string render_report_html(const ReportInput& in) {
          "components, k = number of labels) against the pathologist's region labels; ARI cl./NMI cl.: "
          "against the published expression clusters. Best mean per column in bold.</p>\n";
 
-    // Per section: one column per (metric, method).
+    // Per section: one row per (section, method), one column per metric, so that the table stays
+    // as wide as the one above however many methods there are. Best of each section in bold.
     std::vector<std::string> sections;
     for (const auto& method : in.methods)
       for (const auto& s : method.sections)
         if (std::find(sections.begin(), sections.end(), s.section) == sections.end())
           sections.push_back(s.section);
-    o << "<h2>Metrics per section</h2>\n<table>\n<tr><th class=\"l\" rowspan=\"2\">section</th>"
-         "<th rowspan=\"2\">spots</th>";
-    for (auto* m : shown) o << "<th colspan=\"" << in.methods.size() << "\">" << m->name << "</th>";
-    o << "</tr>\n<tr>";
-    for (size_t i = 0; i < shown.size(); ++i)
-      for (const auto& method : in.methods) o << "<th>" << html_escape(method.method) << "</th>";
+    o << "<h2>Metrics per section</h2>\n<table>\n<tr><th class=\"l\">section</th><th>spots</th>"
+         "<th class=\"l\">method</th>";
+    for (auto* m : shown) o << "<th>" << m->name << "</th>";
     o << "</tr>\n";
     for (const auto& name : sections) {
       int64_t n_spots = 0;
@@ -211,13 +209,24 @@ std::string render_report_html(const ReportInput& in) {
         if (r && r->n_spots) n_spots = r->n_spots;
         rows.push_back(r);
       }
-      o << "<tr><td class=\"l\">" << html_escape(name) << "</td><td>" << n_spots << "</td>";
-      for (auto* m : shown)
-        for (auto* r : rows) {
-          double v = r ? r->*(m->field) : kNoValue;
-          o << "<td>" << (std::isnan(v) && m->optional ? "—" : fmt(v, m->format)) << "</td>";
+      for (size_t k = 0; k < rows.size(); ++k) {
+        o << "<tr>";
+        if (k == 0)
+          o << "<td class=\"l\" rowspan=\"" << rows.size() << "\">" << html_escape(name) << "</td><td rowspan=\""
+            << rows.size() << "\">" << n_spots << "</td>";
+        o << "<td class=\"l\">" << html_escape(in.methods[k].method) << "</td>";
+        for (auto* m : shown) {
+          const double v = rows[k] ? rows[k]->*(m->field) : kNoValue;
+          bool best = rows.size() > 1 && !std::isnan(v);
+          for (auto* other : rows) {
+            const double w = other ? other->*(m->field) : kNoValue;
+            if (!std::isnan(w) && (m->higher_is_better ? w > v : w < v)) best = false;
+          }
+          o << "<td" << (best ? " class=\"best\"" : "") << ">"
+            << (std::isnan(v) && m->optional ? "—" : fmt(v, m->format)) << "</td>";
         }
-      o << "</tr>\n";
+        o << "</tr>\n";
+      }
     }
     o << "</table>\n";
   }

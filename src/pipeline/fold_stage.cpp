@@ -59,7 +59,11 @@ json model_inputs(const CvContext& ctx, const Fold& fold) {
 
 // Raised whenever a fold's result gains or changes a field, so a newer binary never reuses a result
 // an older one wrote. 2: two ridge baselines.
-constexpr int kFoldResultVersion = 3;  // 3: regions, ARI/NMI against published clusters
+constexpr int kFoldResultVersion = 4;  // 3: regions, clusters' ARI/NMI; 4: half-decade ridge alphas
+
+// Half decades: on her2st the context ridge is best between 1e3 and 1e4, so a decade grid can
+// leave the baseline weaker than it is.
+const std::vector<double> kRidgeAlphas = {1, 3, 10, 30, 100, 300, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6};
 
 json result_inputs(const CvContext& ctx, const Fold& fold, const std::string& model_key) {
   return {{"model", model_key},
@@ -141,7 +145,7 @@ RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, const RidgeTar
     append_rows(x, baseline_features(ctx.sections[i].pixel_xy, ctx.features[i], inputs, context_sizes(ctx.cfg)));
   if (ctx.cfg.predict.ridge_alpha > 0) return fit_ridge(x, targets.y, ctx.cfg.predict.ridge_alpha);
   if (fold.train.size() >= 2)
-    return fit_ridge_cv(x, targets.y, targets.groups, {1, 10, 100, 1e3, 1e4, 1e5, 1e6}).model;
+    return fit_ridge_cv(x, targets.y, targets.groups, kRidgeAlphas).model;
   return fit_ridge(x, targets.y, 100);
 }
 

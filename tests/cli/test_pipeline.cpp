@@ -102,7 +102,7 @@ TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
   EXPECT_NE(html.find("S3"), std::string::npos);
   EXPECT_NE(html.find("<svg"), std::string::npos);  // loss curves
   EXPECT_NE(html.find("S3_regions.png"), std::string::npos);
-  EXPECT_NE(html.find("ARI cl."), std::string::npos);
+  EXPECT_NE(html.find("<th>ARI cl.</th>"), std::string::npos);
   EXPECT_TRUE(fs::exists(tmp / "cv" / "folds" / "S2" / "model" / "train_log.csv"));
 
   // Re-running resumes from the finished folds: same numbers.

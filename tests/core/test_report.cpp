@@ -59,6 +59,11 @@ TEST(Report, RendersSummaryTablesAndEscapes) {
   EXPECT_TRUE(has(html, "<td>4.00</td>"));
   EXPECT_TRUE(has(html, "<td class=\"l\">C1</td></tr>"));  // best section by index
   EXPECT_TRUE(has(html, "<svg"));
+  // Per section: a row per method under the section's name, the section's best in bold.
+  EXPECT_TRUE(has(html, "<td class=\"l\" rowspan=\"2\">B1</td><td rowspan=\"2\">100</td><td class=\"l\">HisCMCL</td>"
+                        "<td class=\"best\">0.200</td>"));
+  EXPECT_TRUE(has(html, "<tr><td class=\"l\">ridge</td><td>0.100</td>"));
+  EXPECT_FALSE(has(html, "<th>ARI cl.</th>"));  // no section has published clusters
 }
 
 TEST(Report, LossSvgGeometry) {
