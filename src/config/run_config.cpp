@@ -231,6 +231,8 @@ void validate(const RunConfig& c, const std::string& source) {
   if (p.nlist < 0) fail("predict.nlist must be >= 0 (0: chosen from the number of keys)");
   if (p.nprobe < 1) fail("predict.nprobe must be >= 1");
   if (p.regions < 0 || p.regions > 20) fail("predict.regions must be 0 (none) to 20");
+  if (p.stack_weight != -1.0 && !(p.stack_weight >= 0 && p.stack_weight <= 1))
+    fail("predict.stack_weight must be -1 (fitted per gene) or between 0 and 1");
   if (p.predictor == Predictor::regression && !m.regression_head)
     fail("predict.predictor = \"regression\" needs model.regression_head = true");
   if (p.predictor == Predictor::stacked && c.train.mode == TrainMode::end_to_end)

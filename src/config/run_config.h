@@ -83,7 +83,8 @@ namespace hiscmcl {
   X(KeyIndexKind, index, KeyIndexKind::flat) /* top-k search: exact, or approximate (ivf) */  \
   X(int, nlist, 0)                   /* ivf lists; 0: 4 sqrt(keys), at most keys / 39 */      \
   X(int, nprobe, 32)                 /* ivf lists visited per query */                       \
-  X(int, regions, 6)                 /* k-means tissue regions of a prediction; 0 = none */
+  X(int, regions, 6)                 /* k-means tissue regions of a prediction; 0 = none */    \
+  X(double, stack_weight, -1.0)      /* stacked: retrieval's weight; -1 = fitted per gene */
 
 #define HISCMCL_DATA_FIELDS(X)                                                               \
   X(Normalization, normalization, Normalization::per_spot) /* training input */              \

@@ -362,7 +362,9 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
     spdlog::warn("cv: fold {}: one training section leaves nothing to fit the blend on: retrieval alone", fold.name);
   GeneBlend blend;
   if (stacked) {
-    blend = fit_fold_blend(ctx, fold, model.bundle, ridges.front().alpha);  // front: the fair ridge
+    const double fixed = ctx.cfg.predict.stack_weight;
+    blend = fixed >= 0 ? GeneBlend{std::vector<double>(ctx.sections[fold.test.front()].genes.size(), fixed)}
+                       : fit_fold_blend(ctx, fold, model.bundle, ridges.front().alpha);  // front: the fair ridge
     o.result["blend_weight"] = blend.mean_weight();
     spdlog::info("cv: fold {}: retrieval's mean weight in the per-gene blend {:.2f}", fold.name, blend.mean_weight());
   }
