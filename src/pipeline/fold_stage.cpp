@@ -357,12 +357,12 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
     ridges.push_back(fit_fold_ridge(ctx, fold, targets, b.inputs));
     o.result[std::string(b.key) + "_alpha"] = ridges.back().alpha;
   }
-  const bool stacked = ctx.cfg.predict.predictor == Predictor::stacked && fold.train.size() >= 2;
+  const double fixed = ctx.cfg.predict.stack_weight;  // < 0: fitted, which needs two training sections
+  const bool stacked = ctx.cfg.predict.predictor == Predictor::stacked && (fixed >= 0 || fold.train.size() >= 2);
   if (ctx.cfg.predict.predictor == Predictor::stacked && !stacked)
     spdlog::warn("cv: fold {}: one training section leaves nothing to fit the blend on: retrieval alone", fold.name);
   GeneBlend blend;
   if (stacked) {
-    const double fixed = ctx.cfg.predict.stack_weight;
     blend = fixed >= 0 ? GeneBlend{std::vector<double>(ctx.sections[fold.test.front()].genes.size(), fixed)}
                        : fit_fold_blend(ctx, fold, model.bundle, ridges.front().alpha);  // front: the fair ridge
     o.result["blend_weight"] = blend.mean_weight();
