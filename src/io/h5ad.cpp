@@ -417,8 +417,7 @@ Section read_h5ad_section(const hdf5::File& f, const H5adCountsSource& src) {
     s.array_xy = s.pixel_xy;  // the reference's fallback (METHOD.md §2.5)
   }
   if (f.exists("obs/label")) s.labels = string_column(f, "obs/label", n);
-  if (f.exists("obs/cluster")) s.clusters = string_column(f, "obs/cluster", n);
-  return s;
+  return s;  // a foreign obs "cluster" (often numeric, from scanpy) is not taken as published clusters
 }
 
 }  // namespace hiscmcl

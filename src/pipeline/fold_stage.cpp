@@ -268,8 +268,8 @@ json write_regions(const CvContext& ctx, const PreparedSection& s, const Matrix&
   for (int r = 1; r <= n; ++r) names.push_back(std::to_string(r));
   prediction.obs_categoricals = {{"region", names, predicted}, {"region_measured", names, measured}};
   std::ostringstream title;
-  title << s.id << "  regions (k-means, k = " << k << ", ARI between the two = " << std::fixed << std::setprecision(3)
-        << adjusted_rand_index(predicted, measured) << ")";
+  title << s.id << "  " << n << " regions (k-means), ARI between the two = " << std::fixed << std::setprecision(3)
+        << adjusted_rand_index(predicted, measured);
   const std::string rel = "heatmaps/" + file_safe_name(s.id + "_regions") + ".png";
   const HeatmapBackground bg = heatmap_background(*SlideImage::open(s.image.image_path));
   write_region_map_png(ctx.out / rel, bg.rgb, bg.downsample, to_points(s.pixel_xy),

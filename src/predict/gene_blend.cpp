@@ -94,12 +94,19 @@ Matrix apply_gene_blend(const GeneBlend& blend, const Matrix& a, const Matrix& b
   if (a.cols != int64_t(blend.weight.size())) throw std::invalid_argument("gene blend: fitted on other genes");
   const ColumnStats sa = column_stats(a), sb = column_stats(b);
   Matrix out(a.rows, a.cols);
+  std::vector<double> mixed(size_t(a.rows));
   for (int64_t g = 0; g < a.cols; ++g) {
     const double w = blend.weight[size_t(g)];
-    // back on the first predictor's scale; if it is constant, on the second's spread
-    const double scale = sa.sd[size_t(g)] > 0 ? sa.sd[size_t(g)] : sb.sd[size_t(g)];
-    for (int64_t i = 0; i < a.rows; ++i)
-      out(i, g) = float(sa.mean[size_t(g)] + scale * (w * z(a, sa, i, g) + (1 - w) * z(b, sb, i, g)));
+    double ss = 0;
+    for (int64_t i = 0; i < a.rows; ++i) {
+      mixed[size_t(i)] = w * z(a, sa, i, g) + (1 - w) * z(b, sb, i, g);  // mean 0
+      ss += mixed[size_t(i)] * mixed[size_t(i)];
+    }
+    // a mix of two z-scores has sd < 1 unless they agree: rescale it to 1, then put it on the
+    // first predictor's sd (the second's if the first is constant)
+    const double mixed_sd = a.rows > 0 ? std::sqrt(ss / double(a.rows)) : 0.0;
+    const double scale = (sa.sd[size_t(g)] > 0 ? sa.sd[size_t(g)] : sb.sd[size_t(g)]) / (mixed_sd > 0 ? mixed_sd : 1.0);
+    for (int64_t i = 0; i < a.rows; ++i) out(i, g) = float(sa.mean[size_t(g)] + scale * mixed[size_t(i)]);
   }
   return out;
 }

@@ -1,11 +1,12 @@
 // Per-gene stacking of two predictors (METHOD.md §8.13): retrieval and the fair ridge make
 // different errors, so a blend of the two beats each. Each prediction is standardised per gene over
 // the spots of its section (PCC, the paper's metric, is blind to that), blended with a per-gene
-// weight, and put back on the first predictor's per-gene mean and sd.
+// weight, restandardised, and put back on the first predictor's per-gene mean and sd.
 //   fit_gene_blend: weights on a grid (0, 0.1, ..., 1) that maximise the mean over sections of each
-//     gene's PCC against the truth. The sections must be held out from both predictors (inner
-//     leave-one-section-out over a fold's training sections, never its test section). Ties go to
-//     the weight nearest 0.5.
+//     gene's PCC against the truth. The sections should be held out from both predictors (inner
+//     leave-one-section-out over a fold's training sections, never its test section; cv's
+//     retrieval half only leaves the section's keys out, METHOD.md §8.13). Ties go to the weight
+//     nearest 0.5.
 // Pure maths on Matrix, so tests hit it directly.
 #pragma once
 #include <vector>

@@ -77,7 +77,8 @@ SpotPrediction RetrievalPredictor::predict_member(const std::vector<std::array<d
 
 ModelBundle without_training_section(const ModelBundle& b, size_t section) {
   if (section + 1 >= b.key_offsets.size())
-    throw std::invalid_argument("without_training_section: the model has " + std::to_string(b.key_offsets.size() - 1) +
+    throw std::invalid_argument("without_training_section: the model has " +
+                                std::to_string(b.key_offsets.empty() ? 0 : b.key_offsets.size() - 1) +
                                 " training sections, not " + std::to_string(section + 1));
   const int64_t lo = b.key_offsets[section], hi = b.key_offsets[section + 1], n = b.key_offsets.back();
   auto drop = [&](const torch::Tensor& t) { return torch::cat({t.slice(0, 0, lo), t.slice(0, hi, n)}, 0); };

@@ -152,7 +152,8 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   }
   if (!regions.empty())
     write_region_map_png(out.temp() / "regions.png", bg.rgb, bg.downsample, pts, {{"", regions}}, diam,
-                         p.id + "  tissue regions (k-means of the predicted expression, k = " + std::to_string(k) + ")",
+                         p.id + "  " + std::to_string(region_names.size()) +
+                             " tissue regions (k-means of the predicted expression)",
                          region_names);
   out.commit();
   return {int64_t(q.ids.size()), q.format, diam, drawn, score_names, int(region_names.size())};

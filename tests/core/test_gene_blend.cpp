@@ -53,6 +53,10 @@ TEST(GeneBlend, WeightsFollowTheBetterPredictorPerGene) {
   double mean_out = 0, mean_a = 0;
   for (int64_t i = 0; i < out.rows; ++i) mean_out += out(i, 2), mean_a += test.a(i, 2);
   EXPECT_NEAR(mean_out / out.rows, mean_a / out.rows, 1e-4);
+  double ss_out = 0, ss_a = 0;  // and a's sd: the mix of two z-scores is restandardised
+  for (int64_t i = 0; i < out.rows; ++i)
+    ss_out += std::pow(out(i, 2) - mean_out / out.rows, 2), ss_a += std::pow(test.a(i, 2) - mean_a / out.rows, 2);
+  EXPECT_NEAR(std::sqrt(ss_out / ss_a), 1.0, 1e-3);
 }
 
 TEST(GeneBlend, WeightOneGivesTheFirstPredictorAndBadShapesThrow) {
