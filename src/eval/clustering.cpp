@@ -317,4 +317,13 @@ std::vector<int> align_labels(const std::vector<int>& labels, const std::vector<
   return out;
 }
 
+std::vector<std::string> region_names(const std::vector<int>& regions, const std::vector<int>& more) {
+  int n = 0;
+  for (const auto* part : {&regions, &more})
+    for (int r : *part) n = std::max(n, r + 1);
+  std::vector<std::string> names;
+  for (int r = 1; r <= n; ++r) names.push_back(std::to_string(r));
+  return names;
+}
+
 }  // namespace hiscmcl

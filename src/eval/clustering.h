@@ -59,4 +59,7 @@ std::vector<int> cluster_regions(const Matrix& expression, int k, int n_componen
 // the numbers after its largest. So two partitions with k values each use the same k numbers.
 std::vector<int> align_labels(const std::vector<int>& labels, const std::vector<int>& reference);
 
+// Names "1".."n" of regions 0..n-1, n = one past the largest region in any of the partitions.
+std::vector<std::string> region_names(const std::vector<int>& regions, const std::vector<int>& more = {});
+
 }  // namespace hiscmcl

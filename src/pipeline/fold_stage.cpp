@@ -121,9 +121,10 @@ void append_rows(Matrix& to, const Matrix& rows) {
   to.rows += rows.rows;
 }
 
-// What every ridge of a fold is fitted to: the training sections' targets stacked, and each row's
-// section (the groups of the inner leave-one-section-out).
+// What every ridge of a fold is fitted to: each training section's targets, the same stacked, and
+// each row's section (the groups of the inner leave-one-section-out).
 struct RidgeTargets {
+  std::vector<Matrix> sections;
   Matrix y;
   std::vector<int> groups;
 };
@@ -131,18 +132,26 @@ struct RidgeTargets {
 RidgeTargets ridge_targets(const CvContext& ctx, const Fold& fold) {
   RidgeTargets t;
   for (size_t j = 0; j < fold.train.size(); ++j) {
-    const Matrix y = eval_matrix(ctx.sections[fold.train[j]], ctx.cfg.data.eval_norm);
-    t.groups.insert(t.groups.end(), size_t(y.rows), int(j));
-    append_rows(t.y, y);
+    t.sections.push_back(eval_matrix(ctx.sections[fold.train[j]], ctx.cfg.data.eval_norm));
+    t.groups.insert(t.groups.end(), size_t(t.sections.back().rows), int(j));
+    append_rows(t.y, t.sections.back());
   }
   return t;
 }
 
-// A ridge baseline on the same image features, alpha by leave-one-section-out over the training sections.
-RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, const RidgeTargets& targets, BaselineInputs inputs) {
-  Matrix x;
+// One baseline's design matrix of each training section (the nearest-spot search runs once each).
+std::vector<Matrix> section_designs(const CvContext& ctx, const Fold& fold, BaselineInputs inputs) {
+  std::vector<Matrix> out;
   for (size_t i : fold.train)
-    append_rows(x, baseline_features(ctx.sections[i].pixel_xy, ctx.features[i], inputs, context_sizes(ctx.cfg)));
+    out.push_back(baseline_features(ctx.sections[i].pixel_xy, ctx.features[i], inputs, context_sizes(ctx.cfg)));
+  return out;
+}
+
+// A ridge baseline on the same image features, alpha by leave-one-section-out over the training sections.
+RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, const RidgeTargets& targets,
+                          const std::vector<Matrix>& designs) {
+  Matrix x;
+  for (const Matrix& d : designs) append_rows(x, d);
   if (ctx.cfg.predict.ridge_alpha > 0) return fit_ridge(x, targets.y, ctx.cfg.predict.ridge_alpha);
   if (fold.train.size() >= 2)
     return fit_ridge_cv(x, targets.y, targets.groups, kRidgeAlphas).model;
@@ -152,16 +161,12 @@ RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, const RidgeTar
 // predict.predictor = "stacked" (METHOD.md §8.13): each training section predicted by retrieval
 // from the other training sections' keys and by the fair ridge fitted on the others (alpha as the
 // fold's), the per-gene blend weights fitted on those; the test section is never seen.
-GeneBlend fit_fold_blend(const CvContext& ctx, const Fold& fold, const ModelBundle& bundle, double alpha) {
-  std::vector<Matrix> xs, ys;
-  for (size_t j = 0; j < fold.train.size(); ++j) {
-    const PreparedSection& s = ctx.sections[fold.train[j]];
-    if (j >= bundle.train_sections.size() || bundle.train_sections[j] != s.id)
+// xs: the fair ridge's design of each training section; ys: their targets.
+GeneBlend fit_fold_blend(const CvContext& ctx, const Fold& fold, const ModelBundle& bundle, double alpha,
+                         const std::vector<Matrix>& xs, const std::vector<Matrix>& ys) {
+  for (size_t j = 0; j < fold.train.size(); ++j)
+    if (j >= bundle.train_sections.size() || bundle.train_sections[j] != ctx.sections[fold.train[j]].id)
       throw std::logic_error("stacked: the fold model's training sections are not the fold's, in order");
-    xs.push_back(baseline_features(s.pixel_xy, ctx.features[fold.train[j]], BaselineInputs::crops_and_context,
-                                   context_sizes(ctx.cfg)));
-    ys.push_back(eval_matrix(s, ctx.cfg.data.eval_norm));
-  }
   std::vector<BlendSection> held_out;
   for (size_t j = 0; j < fold.train.size(); ++j) {
     Matrix x, y;
@@ -193,8 +198,8 @@ json write_pair(const CvContext& ctx, const PreparedSection& s, const HeatmapBac
 }
 
 // Heatmaps of the best-predicted genes, then of every marker gene and gene-set score.
-json write_heatmaps(const CvContext& ctx, const PreparedSection& s, const SectionMetrics& m, const Matrix& pred,
-                    const Matrix& truth, const json& set_scores) {
+json write_heatmaps(const CvContext& ctx, const PreparedSection& s, const HeatmapBackground& bg, const SectionMetrics& m,
+                    const Matrix& pred, const Matrix& truth, const json& set_scores) {
   std::vector<int64_t> order;
   for (int64_t g = 0; g < int64_t(m.pcc.size()); ++g)
     if (std::isfinite(m.pcc[size_t(g)])) order.push_back(g);
@@ -204,8 +209,6 @@ json write_heatmaps(const CvContext& ctx, const PreparedSection& s, const Sectio
     for (int64_t g : panel_columns(s.genes, set.genes))
       if (std::find(order.begin(), order.end(), g) == order.end()) order.push_back(g);
   json out = json::array();
-  if (order.empty() && ctx.markers.empty()) return out;
-  const HeatmapBackground bg = heatmap_background(*SlideImage::open(s.image.image_path));
   for (int64_t g : order)
     out.push_back(write_pair(ctx, s, bg, ctx.symbols[size_t(g)], column(pred, g), column(truth, g), m.pcc[size_t(g)]));
   for (const auto& set : ctx.markers) {
@@ -256,22 +259,19 @@ void put_cluster_scores(const PreparedSection& s, const Matrix& pred, json& metr
 // expression: obs "region" and "region_measured" of the prediction's h5ad, and one map with both,
 // the prediction's regions renumbered to match the measured ones so a colour means one region.
 // Returns the map's {"gene", "path"} entry (none when regions are off).
-json write_regions(const CvContext& ctx, const PreparedSection& s, const Matrix& pred, const Matrix& truth,
-                   PreparedSection& prediction) {
+json write_regions(const CvContext& ctx, const PreparedSection& s, const HeatmapBackground& bg, const Matrix& pred,
+                   const Matrix& truth, PreparedSection& prediction) {
   const int k = ctx.cfg.predict.regions;
   if (k == 0 || s.n_spots() == 0) return nullptr;
   const std::vector<int> measured = cluster_regions(truth, k);
   const std::vector<int> predicted = align_labels(cluster_regions(pred, k), measured);
-  const int n = 1 + std::max(*std::max_element(measured.begin(), measured.end()),
-                             *std::max_element(predicted.begin(), predicted.end()));
-  std::vector<std::string> names;
-  for (int r = 1; r <= n; ++r) names.push_back(std::to_string(r));
+  const std::vector<std::string> names = region_names(measured, predicted);
+  const size_t n = names.size();
   prediction.obs_categoricals = {{"region", names, predicted}, {"region_measured", names, measured}};
   std::ostringstream title;
   title << s.id << "  " << n << " regions (k-means), ARI between the two = " << std::fixed << std::setprecision(3)
         << adjusted_rand_index(predicted, measured);
   const std::string rel = "heatmaps/" + file_safe_name(s.id + "_regions") + ".png";
-  const HeatmapBackground bg = heatmap_background(*SlideImage::open(s.image.image_path));
   write_region_map_png(ctx.out / rel, bg.rgb, bg.downsample, to_points(s.pixel_xy),
                        {{"of the prediction", predicted}, {"of the measured expression", measured}},
                        s.image.spot_diameter_px, title.str(), names);
@@ -305,10 +305,13 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Spo
   p.spread = predicted.sd;
   p.counts = Matrix();
   p.normalization = "prediction";
-  const json regions = write_regions(ctx, s, pred, truth, p);
+  // the slide's thumbnail, read once for every map of the section (none when no map is drawn)
+  const bool maps = ctx.cfg.predict.regions > 0 || ctx.heatmap_genes > 0 || !ctx.markers.empty();
+  const HeatmapBackground bg = maps ? heatmap_background(*SlideImage::open(s.image.image_path)) : HeatmapBackground{};
+  const json regions = write_regions(ctx, s, bg, pred, truth, p);
   write_prepared_h5ad(ctx.out / "predictions" / (s.id + ".h5ad"), p);
   j["gene_sets"] = gene_set_results(ctx, s, pred, baselines, truth);
-  j["heatmaps"] = write_heatmaps(ctx, s, m, pred, truth, j["gene_sets"]);
+  j["heatmaps"] = maps ? write_heatmaps(ctx, s, bg, m, pred, truth, j["gene_sets"]) : json::array();
   if (!regions.is_null()) j["heatmaps"].push_back(regions);
   return j;
 }
@@ -353,8 +356,10 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
   o.result.update(model.extra);
   const RidgeTargets targets = ridge_targets(ctx, fold);
   std::vector<RidgeModel> ridges;
+  std::vector<std::vector<Matrix>> designs;
   for (const auto& b : ridge_baselines()) {
-    ridges.push_back(fit_fold_ridge(ctx, fold, targets, b.inputs));
+    designs.push_back(section_designs(ctx, fold, b.inputs));
+    ridges.push_back(fit_fold_ridge(ctx, fold, targets, designs.back()));
     o.result[std::string(b.key) + "_alpha"] = ridges.back().alpha;
   }
   const double fixed = ctx.cfg.predict.stack_weight;  // < 0: fitted, which needs two training sections
@@ -364,7 +369,8 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
   GeneBlend blend;
   if (stacked) {
     blend = fixed >= 0 ? GeneBlend{std::vector<double>(ctx.sections[fold.test.front()].genes.size(), fixed)}
-                       : fit_fold_blend(ctx, fold, model.bundle, ridges.front().alpha);  // front: the fair ridge
+                       : fit_fold_blend(ctx, fold, model.bundle, ridges.front().alpha,  // front: the fair ridge
+                                        designs.front(), targets.sections);
     o.result["blend_weight"] = blend.mean_weight();
     spdlog::info("cv: fold {}: retrieval's mean weight in the per-gene blend {:.2f}", fold.name, blend.mean_weight());
   }

@@ -108,9 +108,7 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   if (chosen.empty()) chosen = highest_mean_genes(pred, opt.heatmaps);
   const int k = opt.regions >= 0 ? opt.regions : bundle.config.predict.regions;
   const std::vector<int> regions = k > 0 ? cluster_regions(pred, k) : std::vector<int>();
-  std::vector<std::string> region_names;
-  for (int r : regions) region_names.resize(std::max(region_names.size(), size_t(r) + 1));
-  for (size_t r = 0; r < region_names.size(); ++r) region_names[r] = std::to_string(r + 1);
+  const std::vector<std::string> names = region_names(regions);
 
   AtomicPath out(opt.out);
   fs::create_directories(out.temp());
@@ -128,7 +126,7 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   p.normalization = "prediction";
   p.spread = predicted.sd;
   p.obs_columns = scores;
-  if (!regions.empty()) p.obs_categoricals = {{"region", region_names, regions}};
+  if (!regions.empty()) p.obs_categoricals = {{"region", names, regions}};
   write_prepared_h5ad(out.temp() / "prediction.h5ad", p);
   write_text_file(out.temp() / "prediction.csv", prediction_csv(q, predicted, bundle.genes, scores, regions));
 
@@ -152,11 +150,11 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   }
   if (!regions.empty())
     write_region_map_png(out.temp() / "regions.png", bg.rgb, bg.downsample, pts, {{"", regions}}, diam,
-                         p.id + "  " + std::to_string(region_names.size()) +
+                         p.id + "  " + std::to_string(names.size()) +
                              " tissue regions (k-means of the predicted expression)",
-                         region_names);
+                         names);
   out.commit();
-  return {int64_t(q.ids.size()), q.format, diam, drawn, score_names, int(region_names.size())};
+  return {int64_t(q.ids.size()), q.format, diam, drawn, score_names, int(names.size())};
 }
 
 }  // namespace hiscmcl
