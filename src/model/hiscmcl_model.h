@@ -21,7 +21,10 @@ struct ModelShape {
 class HisCMCLModelImpl : public torch::nn::Module {
  public:
   HisCMCLModelImpl(const ModelShape& shape, const RunConfig& cfg);
-  torch::Tensor image_embedding(const ImageInputs& in) { return image_->forward(in); }
+  torch::Tensor image_embedding(const ImageInputs& in, const TokenProjections& proj = {}) {
+    return image_->forward(in, proj);
+  }
+  ImageBranch& image_branch() { return image_; }
   // expr [N, L, G], xy [N, L, 2] -> [N, L, P]
   torch::Tensor spot_embedding(const torch::Tensor& expr, const torch::Tensor& xy) {
     return spot_->forward(expr, xy);

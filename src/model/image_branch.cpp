@@ -3,7 +3,7 @@
 namespace hiscmcl {
 
 ImageBranchImpl::ImageBranchImpl(int64_t feature_dim, int64_t n_scales, const ModelConfig& cfg)
-    : mode_(cfg.fusion), gate_on_(cfg.scale_gate) {
+    : mode_(cfg.fusion), gate_on_(cfg.scale_gate), has_input_dropout_(cfg.input_dropout > 0) {
   using namespace torch::nn;
   input_dropout_ = register_module("input_dropout", Dropout(cfg.input_dropout));
   if (mode_ == Fusion::hierarchical) {
@@ -24,30 +24,40 @@ ImageBranchImpl::ImageBranchImpl(int64_t feature_dim, int64_t n_scales, const Mo
   }
 }
 
-torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in) {
+torch::Tensor token_rows(const ImageInputs& in) {
+  return std::get<0>(at::_unique(torch::cat({in.index, in.neighbours.flatten(), in.global.flatten()}),
+                                 /*sorted=*/true));
+}
+
+TokenProjections ImageBranchImpl::project_tokens(const torch::Tensor& table, const torch::Tensor& rows) {
+  TokenProjections p;
+  p.rows = rows;
+  p.token = token_norm_(token_proj_(input_dropout_(table.index_select(0, rows))));
+  p.k_neigh = neigh_attn_->k_proj(p.token);
+  p.v_neigh = neigh_attn_->v_proj(p.token);
+  p.k_glob = global_attn_->k_proj(p.token);
+  p.v_glob = global_attn_->v_proj(p.token);
+  return p;
+}
+
+torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in, const TokenProjections& given) {
   if (mode_ == Fusion::hierarchical) {
-    auto tokens = [&](const torch::Tensor& x) { return token_norm_(token_proj_(input_dropout_(x))); };
-    // Project only the distinct rows the batch touches, then gather.
-    auto all = torch::cat({in.index, in.neighbours.flatten(), in.global.flatten()});
-    auto [rows, inverse] = at::_unique(all, /*sorted=*/true, /*return_inverse=*/true);
+    // Project only the distinct rows the batch touches (or take them from given), then gather.
+    const TokenProjections p = given.defined() ? given : project_tokens(in.table, token_rows(in));
     const int64_t b = in.index.size(0), n = in.neighbours.size(1), m = in.global.size(1);
-    auto inv_q = inverse.slice(0, 0, b);
-    auto inv_n = inverse.slice(0, b, b + b * n);
-    auto inv_g = inverse.slice(0, b + b * n);
-    auto t = tokens(in.table.index_select(0, rows));  // [U, d]
-    auto q_tok = t.index_select(0, inv_q).unsqueeze(1);  // [B, 1, d]
-    auto gather = [&](const torch::Tensor& x, const torch::Tensor& inv, int64_t k) {
-      return x.index_select(0, inv).view({b, k, -1});
+    auto at = [&](const torch::Tensor& x, const torch::Tensor& table_rows) {
+      return x.index_select(0, torch::searchsorted(p.rows, table_rows.flatten()));
     };
-    auto k1 = gather(neigh_attn_->k_proj(t), inv_n, n), v1 = gather(neigh_attn_->v_proj(t), inv_n, n);
+    auto q_tok = at(p.token, in.index).unsqueeze(1);  // [B, 1, d]
+    auto k1 = at(p.k_neigh, in.neighbours).view({b, n, -1}), v1 = at(p.v_neigh, in.neighbours).view({b, n, -1});
     if (in.neighbourhood.defined()) {
-      auto c = tokens(in.neighbourhood).unsqueeze(1);
+      auto c = token_norm_(token_proj_(input_dropout_(in.neighbourhood))).unsqueeze(1);
       k1 = torch::cat({neigh_attn_->k_proj(c), k1}, 1);
       v1 = torch::cat({neigh_attn_->v_proj(c), v1}, 1);
     }
     auto y1 = neigh_attn_->attend(neigh_attn_->q_proj(q_tok), k1, v1);
-    auto y2 = global_attn_->attend(global_attn_->q_proj(q_tok), gather(global_attn_->k_proj(t), inv_g, m),
-                                   gather(global_attn_->v_proj(t), inv_g, m));
+    auto y2 = global_attn_->attend(global_attn_->q_proj(q_tok), at(p.k_glob, in.global).view({b, m, -1}),
+                                   at(p.v_glob, in.global).view({b, m, -1}));
     return fused_norm_(q_tok + y1 + y2).squeeze(1);
   }
   if (mode_ == Fusion::multiscale) {
@@ -62,6 +72,8 @@ torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in) {
   return input_dropout_(in.table.index_select(0, in.index));
 }
 
-torch::Tensor ImageBranchImpl::forward(const ImageInputs& in) { return head_(fuse(in)); }
+torch::Tensor ImageBranchImpl::forward(const ImageInputs& in, const TokenProjections& proj) {
+  return head_(fuse(in, proj));
+}
 
 }  // namespace hiscmcl

@@ -26,16 +26,34 @@ struct ImageInputs {
   torch::Tensor scales;         // [B, S, D] (multiscale)
 };
 
+// Hierarchical fusion's per-row work: each table row's token and the keys and values both
+// attentions take from it. Training computes them once for all the micro-batches of an optimiser
+// step, which share the weights and most rows (METHOD.md §7.2), instead of once per micro-batch.
+struct TokenProjections {
+  torch::Tensor rows;                   // [U] sorted distinct table rows
+  torch::Tensor token, k_neigh, v_neigh, k_glob, v_glob;  // [U, d]
+  bool defined() const { return rows.defined(); }
+  std::vector<torch::Tensor> tensors() const { return {token, k_neigh, v_neigh, k_glob, v_glob}; }
+};
+
+// Every table row a hierarchical batch touches: the spots, their neighbours and global tokens.
+torch::Tensor token_rows(const ImageInputs& in);
+
 class ImageBranchImpl : public torch::nn::Module {
  public:
   ImageBranchImpl(int64_t feature_dim, int64_t n_scales, const ModelConfig& cfg);
-  torch::Tensor forward(const ImageInputs& in);  // [B, P]
+  // proj (hierarchical, optional): projections of a superset of token_rows(in); else computed here.
+  torch::Tensor forward(const ImageInputs& in, const TokenProjections& proj = {});  // [B, P]
   // The fused feature before the projection head (hierarchical/multiscale), for inspection.
-  torch::Tensor fuse(const ImageInputs& in);
+  torch::Tensor fuse(const ImageInputs& in, const TokenProjections& proj = {});
+  TokenProjections project_tokens(const torch::Tensor& table, const torch::Tensor& rows);
+  // Whether the projections may be shared between batches: no input dropout (its mask is per batch).
+  bool shares_token_projections() const { return mode_ == Fusion::hierarchical && !has_input_dropout_; }
 
  private:
   Fusion mode_;
   bool gate_on_ = false;
+  bool has_input_dropout_ = false;
   torch::nn::Dropout input_dropout_{nullptr};
   // hierarchical
   torch::nn::Linear token_proj_{nullptr};

@@ -1,43 +1,57 @@
 #include "train/epoch_loop.h"
 
 #include <chrono>
+#include <optional>
 
 #include "common/log.h"
 #include "common/progress.h"
 
 namespace hiscmcl {
 
-std::vector<EpochLog> run_epoch_loop(torch::optim::Optimizer& opt, const EpochLoopSpec& s) {
+std::vector<EpochLog> run_epoch_loop(torch::optim::Optimizer& opt, const EpochLoopSpec& s,
+                                     ProgressBar* shared_bar) {
   std::vector<EpochLog> log;
-  ProgressBar bar(s.label, int64_t(s.epochs) * s.batches, "batch");
+  std::optional<ProgressBar> own_bar;
+  if (!shared_bar) own_bar.emplace(s.label, int64_t(s.epochs) * s.batches, "batch");
+  ProgressBar& bar = shared_bar ? *shared_bar : *own_bar;
   for (int epoch = 1; epoch <= s.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (s.begin_epoch) s.begin_epoch(epoch);
-    auto perm = torch::randperm(s.n, torch::kInt64);
+    auto perm = s.shuffle ? torch::randperm(s.n, *s.shuffle, torch::kInt64) : torch::randperm(s.n, torch::kInt64);
+    auto rows = [&](int64_t bi) {
+      return perm.slice(0, bi * s.batch_size, std::min(s.n, (bi + 1) * s.batch_size));
+    };
     double loss_sum = 0;
     int64_t spots = 0;
     opt.zero_grad();
-    for (int64_t bi = 0; bi < s.batches; ++bi) {
-      auto idx = perm.slice(0, bi * s.batch_size, std::min(s.n, (bi + 1) * s.batch_size));
-      torch::Tensor loss = s.batch_loss(idx, epoch);
-      (loss / s.accumulation).backward();
-      if ((bi + 1) % s.accumulation == 0 || bi + 1 == s.batches) {
-        opt.step();
-        opt.zero_grad();
+    for (int64_t step = 0; step < s.batches; step += s.accumulation) {
+      const int64_t step_end = std::min(s.batches, step + s.accumulation);
+      if (s.begin_step) {
+        std::vector<torch::Tensor> step_rows;
+        for (int64_t bi = step; bi < step_end; ++bi) step_rows.push_back(rows(bi));
+        s.begin_step(step_rows);
       }
-      loss_sum += loss.item<double>() * double(idx.size(0));
-      spots += idx.size(0);
-      bar.advance();
+      for (int64_t bi = step; bi < step_end; ++bi) {
+        auto idx = rows(bi);
+        torch::Tensor loss = s.batch_loss(idx, epoch);
+        (loss / s.accumulation).backward();
+        loss_sum += loss.item<double>() * double(idx.size(0));
+        spots += idx.size(0);
+        bar.advance();
+      }
+      if (s.end_step) s.end_step();
+      opt.step();
+      opt.zero_grad();
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EpochLog e{epoch, loss_sum / double(std::max<int64_t>(1, spots)), secs, double(spots) / std::max(secs, 1e-9),
                s.temperature ? s.temperature() : 1.0};
-    bar.set_suffix(fmt::format(e.spots_per_s >= 10 ? " loss {:.4g} {:.0f} spots/s" : " loss {:.4g} {:.2f} spots/s",
+    if (!shared_bar) bar.set_suffix(fmt::format(e.spots_per_s >= 10 ? " loss {:.4g} {:.0f} spots/s" : " loss {:.4g} {:.2f} spots/s",
                                e.loss, e.spots_per_s));
     spdlog::debug("epoch {} loss {:.5f} ({:.2f}s)", epoch, e.loss, secs);
     log.push_back(e);
   }
-  bar.finish();
+  if (own_bar) own_bar->finish();
   return log;
 }
 

@@ -1,14 +1,18 @@
 // The one training loop both trainers run: epochs of shuffled mini-batches, each batch's loss
 // back-propagated divided by the accumulation, an optimiser step after every accumulation group and
 // after the epoch's last micro-batch (METHOD.md §7.2), a progress bar and one log line per epoch.
-// The trainers differ only in what an epoch sets up and how a batch's loss is computed.
+// The trainers differ only in what an epoch sets up and how a batch's loss is computed. An optional
+// step hook sees all the micro-batches of an optimiser step first (to compute what they share) and
+// runs again after their last backward, before the step.
 #pragma once
 #include <torch/torch.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/progress.h"
 #include "train/trainer.h"
 
 namespace hiscmcl {
@@ -23,8 +27,13 @@ struct EpochLoopSpec {
   std::function<void(int epoch)> begin_epoch;                                // before the shuffle
   std::function<torch::Tensor(const torch::Tensor& idx, int epoch)> batch_loss;  // idx: CPU int64 rows
   std::function<double()> temperature;                                       // for the log
+  std::function<void(const std::vector<torch::Tensor>& step_rows)> begin_step;  // optional
+  std::function<void()> end_step;                                            // optional
+  std::optional<at::Generator> shuffle;  // the epochs' shuffles; none: LibTorch's global generator
 };
 
-std::vector<EpochLog> run_epoch_loop(torch::optim::Optimizer& opt, const EpochLoopSpec& spec);
+// bar: advanced once per micro-batch; none: the loop draws its own.
+std::vector<EpochLog> run_epoch_loop(torch::optim::Optimizer& opt, const EpochLoopSpec& spec,
+                                     ProgressBar* bar = nullptr);
 
 }  // namespace hiscmcl

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/atomic_output.h"
 #include "common/log.h"
@@ -147,60 +148,155 @@ void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
   }
 }
 
+namespace {
+
+// One ensemble member of the frozen trainer: its bundle, optimiser and the loop over t.
+struct FrozenMember {
+  TrainResult result;
+  std::unique_ptr<torch::optim::Adam> opt;
+  EpochLoopSpec loop;
+  FeatureTensors t;
+  TokenProjections step_tokens, step_leaves;  // hierarchical: this optimiser step's projections
+};
+
+// Module initialisation draws from LibTorch's global generator, so members are built one after
+// another, each right after seeding it; each then shuffles with a copy of the generator as its
+// initialisation left it: the same draws as when the members trained one after another on it.
+void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& sections,
+                  const FeatureStats& stats, const FeatureTensors& shared, const RunConfig& cfg) {
+  torch::manual_seed(cfg.train.seed);
+  ModelBundle& b = m.result.bundle;
+  init_bundle(b, sections, cfg);
+  b.stats = stats;
+  m.t = shared;
+  if (cfg.train.permute_pairs) permute_pairs(m.t, cfg.train.seed);
+  set_model_shape(b, m.t, m.t.spot.size(1));
+  b.model = HisCMCLModel(b.shape, cfg);
+  m.opt = std::make_unique<torch::optim::Adam>(
+      b.model->parameters(), torch::optim::AdamOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));
+
+  const FeatureTensors& t = m.t;
+  const int64_t n = t.size();
+  const int64_t bs = std::min<int64_t>(cfg.train.batch_size, n);
+  m.loop = EpochLoopSpec{"train", cfg.train.epochs, cfg.train.accumulation, n, bs,
+                         cfg.train.drop_last ? n / bs : (n + bs - 1) / bs};
+  m.loop.shuffle = at::detail::getDefaultCPUGenerator().clone();
+  m.loop.begin_epoch = [&m](int) { m.result.bundle.model->train(); };
+  m.loop.temperature = [&m] { return m.result.bundle.model->temperature(); };
+  m.loop.batch_loss = [&m, &cfg](const torch::Tensor& idx, int) {
+    HisCMCLModel& model = m.result.bundle.model;
+    auto img = model->image_embedding(m.t.image_inputs(idx, cfg.model.fusion), m.step_leaves);
+    auto spot = spot_forward(model, m.t, idx, cfg);
+    return model->training_loss(spot, img, m.t.expression.index_select(0, idx));
+  };
+  if (b.model->image_branch()->shares_token_projections()) {
+    // A step's micro-batches project their tokens once, as detached leaves whose gradients are
+    // pushed through the projection once at the end of the step: the same gradient as projecting
+    // per micro-batch, for a quarter of the work when most rows recur (METHOD.md §7.2).
+    m.loop.begin_step = [&m](const std::vector<torch::Tensor>& batches) {
+      auto idx = torch::cat(batches);
+      auto rows = std::get<0>(at::_unique(
+          torch::cat({idx, m.t.neighbours.index_select(0, idx).flatten(), m.t.global.index_select(0, idx).flatten()}),
+          /*sorted=*/true));
+      m.step_tokens = m.result.bundle.model->image_branch()->project_tokens(m.t.spot, rows);
+      m.step_leaves.rows = rows;
+      auto leaves = m.step_tokens.tensors();
+      for (auto& x : leaves) x = x.detach().requires_grad_(true);
+      m.step_leaves.token = leaves[0], m.step_leaves.k_neigh = leaves[1], m.step_leaves.v_neigh = leaves[2];
+      m.step_leaves.k_glob = leaves[3], m.step_leaves.v_glob = leaves[4];
+    };
+    m.loop.end_step = [&m] {
+      std::vector<torch::Tensor> outputs, grads;
+      auto out = m.step_tokens.tensors(), leaves = m.step_leaves.tensors();
+      for (size_t i = 0; i < out.size(); ++i)
+        if (leaves[i].grad().defined()) outputs.push_back(out[i]), grads.push_back(leaves[i].grad());
+      if (!outputs.empty()) torch::autograd::backward(outputs, grads);
+      m.step_tokens = {}, m.step_leaves = {};
+    };
+  }
+}
+
+bool has_dropout(const ModelConfig& m) {
+  return m.input_dropout > 0 || m.fusion_dropout > 0 || m.spot_dropout > 0;
+}
+
+}  // namespace
+
 TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
                          const std::vector<SectionFeatures>& features, const RunConfig& cfg) {
   validate(cfg, "run config");  // a config built in code is held to the same rules as a file
-  if (cfg.train.ensemble > 1) {
-    // Members differ only in their seed; member 0 holds the others and the averaged loss curve.
-    RunConfig one = cfg;
-    one.train.ensemble = 1;
-    TrainResult first = train_frozen(sections, features, one);
-    for (int m = 1; m < cfg.train.ensemble; ++m) {
-      spdlog::info("train: ensemble member {} of {}", m + 1, cfg.train.ensemble);
-      one.train.seed = cfg.train.seed + uint64_t(m);
-      TrainResult r = train_frozen(sections, features, one);
-      for (size_t e = 0; e < first.log.size(); ++e) {
-        first.log[e].loss += r.log[e].loss;
-        first.log[e].seconds += r.log[e].seconds;
-      }
-      first.seconds += r.seconds;
-      first.bundle.members.push_back(std::move(r.bundle));
-    }
-    for (auto& e : first.log) e.loss /= cfg.train.ensemble;
-    first.bundle.config = cfg;
-    return first;
+  if (sections.empty()) throw std::invalid_argument("no training sections");
+  const FeatureStats stats = fit_feature_stats(features);
+  const FeatureTensors shared = build_feature_tensors(sections, features, stats, cfg, true);
+
+  // Members differ only in their seed; member 0 holds the others and the averaged loss curve.
+  const int members = cfg.train.ensemble;
+  std::vector<RunConfig> member_cfg(members, cfg);
+  std::vector<FrozenMember> runs(members);
+  for (int k = 0; k < members; ++k) {
+    member_cfg[k].train.ensemble = 1;
+    member_cfg[k].train.seed = cfg.train.seed + uint64_t(k);
+    build_member(runs[k], sections, stats, shared, member_cfg[k]);
   }
-  torch::manual_seed(cfg.train.seed);
-  TrainResult result;
-  ModelBundle& b = result.bundle;
-  init_bundle(b, sections, cfg);
 
-  b.stats = fit_feature_stats(features);
-  FeatureTensors t = build_feature_tensors(sections, features, b.stats, cfg, true);
-  if (cfg.train.permute_pairs) permute_pairs(t, cfg.train.seed);
-  set_model_shape(b, t, t.spot.size(1));
-  b.model = HisCMCLModel(b.shape, cfg);
+  // Small matrices use two cores poorly (her2st: 1 thread 10.4 s, 2 threads 7.9 s), so members
+  // train side by side, the cores split between them; dropout draws from LibTorch's one global
+  // generator, so with dropout they train one after another to stay reproducible.
+  const int threads = at::get_num_threads();
+  const int at_once = has_dropout(cfg.model) ? 1 : std::max(1, std::min(members, threads));
+  ProgressBar bar(at_once > 1 ? fmt::format("train ({} at once)", at_once) : "train",
+                  int64_t(members) * cfg.train.epochs * runs[0].loop.batches, "batch");
+  std::vector<std::vector<EpochLog>> logs(members);
+  const auto t_start = std::chrono::steady_clock::now();
+  for (int first = 0; first < members; first += at_once) {
+    const int last = std::min(members, first + at_once);
+    if (last - first == 1) {
+      logs[first] = run_epoch_loop(*runs[first].opt, runs[first].loop, &bar);
+      continue;
+    }
+    at::set_num_threads(std::max(1, threads / (last - first)));  // new threads start with this
+    std::vector<std::exception_ptr> errors(last - first);
+    std::vector<std::thread> workers;
+    for (int k = first; k < last; ++k)
+      workers.emplace_back([&, k] {
+        try {
+          logs[k] = run_epoch_loop(*runs[k].opt, runs[k].loop, &bar);
+        } catch (...) {
+          errors[k - first] = std::current_exception();
+        }
+      });
+    for (auto& w : workers) w.join();
+    at::set_num_threads(threads);
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
-  torch::optim::Adam opt(b.model->parameters(),
-                         torch::optim::AdamOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));
-  const int64_t n = t.size();
-  const int64_t bs = std::min<int64_t>(cfg.train.batch_size, n);
-  EpochLoopSpec loop{"train", cfg.train.epochs, cfg.train.accumulation, n, bs,
-                     cfg.train.drop_last ? n / bs : (n + bs - 1) / bs};
-  loop.begin_epoch = [&](int) { b.model->train(); };
-  loop.batch_loss = [&](const torch::Tensor& idx, int) {
-    auto img = b.model->image_embedding(t.image_inputs(idx, cfg.model.fusion));
-    auto spot = spot_forward(b.model, t, idx, cfg);
-    return b.model->training_loss(spot, img, t.expression.index_select(0, idx));
-  };
-  loop.temperature = [&] { return b.model->temperature(); };
-  auto t_start = std::chrono::steady_clock::now();
-  result.log = run_epoch_loop(opt, loop);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  // The log: the members' mean loss; an epoch's seconds and spots/s are for all members together
+  // (side by side: the slowest member's seconds).
+  std::vector<EpochLog> log = logs[0];
+  for (size_t e = 0; e < log.size(); ++e) {
+    double loss = 0, secs = 0, spots = 0;
+    for (int k = 0; k < members; ++k) {
+      loss += logs[k][e].loss;
+      secs = at_once > 1 ? std::max(secs, logs[k][e].seconds) : secs + logs[k][e].seconds;
+      spots += logs[k][e].spots_per_s * logs[k][e].seconds;
+    }
+    log[e].loss = loss / members;
+    log[e].seconds = secs;
+    log[e].spots_per_s = spots / std::max(secs, 1e-9);
+  }
+  if (!log.empty())
+    bar.set_suffix(fmt::format(" loss {:.4g} {:.0f} spots/s", log.back().loss, log.back().spots_per_s));
+  bar.finish();
 
-  // Retrieval keys: the training spots' expression embeddings and their expression on the
-  // evaluation scale.
-  set_retrieval_keys(b, t, sections);
+  // Retrieval keys: the training spots' embeddings and their expression on the evaluation scale.
+  for (int k = 0; k < members; ++k) set_retrieval_keys(runs[k].result.bundle, runs[k].t, sections);
+  TrainResult result = std::move(runs[0].result);
+  for (int k = 1; k < members; ++k) result.bundle.members.push_back(std::move(runs[k].result.bundle));
+  result.bundle.config = cfg;
+  result.log = std::move(log);
+  result.seconds = seconds;
   return result;
 }
 
