@@ -45,19 +45,19 @@ torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in, const TokenProjection
     // Project only the distinct rows the batch touches (or take them from given), then gather.
     const TokenProjections p = given.defined() ? given : project_tokens(in.table, token_rows(in));
     const int64_t b = in.index.size(0), n = in.neighbours.size(1), m = in.global.size(1);
-    auto at = [&](const torch::Tensor& x, const torch::Tensor& table_rows) {
-      return x.index_select(0, torch::searchsorted(p.rows, table_rows.flatten()));
-    };
-    auto q_tok = at(p.token, in.index).unsqueeze(1);  // [B, 1, d]
-    auto k1 = at(p.k_neigh, in.neighbours).view({b, n, -1}), v1 = at(p.v_neigh, in.neighbours).view({b, n, -1});
+    // Each index set is looked up once and gathered from every projection that needs it.
+    auto pos = [&](const torch::Tensor& table_rows) { return torch::searchsorted(p.rows, table_rows.flatten()); };
+    const auto pos_n = pos(in.neighbours), pos_g = pos(in.global);
+    auto q_tok = p.token.index_select(0, pos(in.index)).unsqueeze(1);  // [B, 1, d]
+    auto k1 = p.k_neigh.index_select(0, pos_n).view({b, n, -1}), v1 = p.v_neigh.index_select(0, pos_n).view({b, n, -1});
     if (in.neighbourhood.defined()) {
       auto c = token_norm_(token_proj_(input_dropout_(in.neighbourhood))).unsqueeze(1);
       k1 = torch::cat({neigh_attn_->k_proj(c), k1}, 1);
       v1 = torch::cat({neigh_attn_->v_proj(c), v1}, 1);
     }
     auto y1 = neigh_attn_->attend(neigh_attn_->q_proj(q_tok), k1, v1);
-    auto y2 = global_attn_->attend(global_attn_->q_proj(q_tok), at(p.k_glob, in.global).view({b, m, -1}),
-                                   at(p.v_glob, in.global).view({b, m, -1}));
+    auto y2 = global_attn_->attend(global_attn_->q_proj(q_tok), p.k_glob.index_select(0, pos_g).view({b, m, -1}),
+                                   p.v_glob.index_select(0, pos_g).view({b, m, -1}));
     return fused_norm_(q_tok + y1 + y2).squeeze(1);
   }
   if (mode_ == Fusion::multiscale) {

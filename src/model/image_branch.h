@@ -34,6 +34,11 @@ struct TokenProjections {
   torch::Tensor token, k_neigh, v_neigh, k_glob, v_glob;  // [U, d]
   bool defined() const { return rows.defined(); }
   std::vector<torch::Tensor> tensors() const { return {token, k_neigh, v_neigh, k_glob, v_glob}; }
+  // The same values as leaves of a new graph, to collect the gradients of several batches.
+  TokenProjections detached_leaves() const {
+    auto leaf = [](const torch::Tensor& x) { return x.detach().requires_grad_(true); };
+    return {rows, leaf(token), leaf(k_neigh), leaf(v_neigh), leaf(k_glob), leaf(v_glob)};
+  }
 };
 
 // Every table row a hierarchical batch touches: the spots, their neighbours and global tokens.

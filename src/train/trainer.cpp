@@ -194,16 +194,9 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
     // pushed through the projection once at the end of the step: the same gradient as projecting
     // per micro-batch, for a quarter of the work when most rows recur (METHOD.md §7.2).
     m.loop.begin_step = [&m](const std::vector<torch::Tensor>& batches) {
-      auto idx = torch::cat(batches);
-      auto rows = std::get<0>(at::_unique(
-          torch::cat({idx, m.t.neighbours.index_select(0, idx).flatten(), m.t.global.index_select(0, idx).flatten()}),
-          /*sorted=*/true));
+      auto rows = token_rows(m.t.image_inputs(torch::cat(batches), Fusion::hierarchical));
       m.step_tokens = m.result.bundle.model->image_branch()->project_tokens(m.t.spot, rows);
-      m.step_leaves.rows = rows;
-      auto leaves = m.step_tokens.tensors();
-      for (auto& x : leaves) x = x.detach().requires_grad_(true);
-      m.step_leaves.token = leaves[0], m.step_leaves.k_neigh = leaves[1], m.step_leaves.v_neigh = leaves[2];
-      m.step_leaves.k_glob = leaves[3], m.step_leaves.v_glob = leaves[4];
+      m.step_leaves = m.step_tokens.detached_leaves();
     };
     m.loop.end_step = [&m] {
       std::vector<torch::Tensor> outputs, grads;
