@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   clang libclang-rt-14-dev                    # libFuzzer targets (tests/fuzz), a clang sub-build
   python3-anndata python3-torch              # test-only: open our .h5ad with anndata; trace a TorchScript model
+  libvips-tools                              # test-only: write pyramidal TIFF fixtures from real JPEGs
 )
 
 if [[ -z "${SKIP_APT:-}" ]]; then

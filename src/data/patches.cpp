@@ -28,12 +28,7 @@ cv::Rect crop_box(const Centre& centre, int side_px) {
 }
 
 cv::Mat crop_patch(const SlideImage& image, const Centre& centre, int side_px, int out_px) {
-  cv::Mat region = image.read_region(crop_box(centre, side_px));
-  if (side_px == out_px) return region;
-  cv::Mat out;
-  int interp = side_px > out_px ? cv::INTER_AREA : cv::INTER_LINEAR;
-  cv::resize(region, out, cv::Size(out_px, out_px), 0, 0, interp);
-  return out;
+  return image.read_region_resized(crop_box(centre, side_px), cv::Size(out_px, out_px));
 }
 
 void for_each_patch_batch(const SlideImage& image, const std::vector<Centre>& centres,

@@ -5,7 +5,8 @@
 //  - the box starts at floor(c) - side/2 (integer division) on each axis, as the reference's
 //    (cx-112, cy-112, cx+112, cy+112); pixels outside the image are black;
 //  - resized to out_px x out_px: INTER_AREA when shrinking, INTER_LINEAR when enlarging, a plain
-//    copy when side == out_px. Output is RGB uint8 (CV_8UC3);
+//    copy when side == out_px. Output is RGB uint8 (CV_8UC3). A whole-slide pyramid is read from
+//    its coarsest level with at least out_px's resolution (SlideImage::read_region_resized);
 //  - for_each_patch_batch delivers crops batch by batch (bounded memory), in spot order, from the
 //    calling thread; crops within a batch are cut on the thread pool. Same bytes for any thread count.
 #pragma once

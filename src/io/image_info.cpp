@@ -1,11 +1,14 @@
 #include "io/image_info.h"
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "common/error.h"
 #include "io/slide_image.h"
+
+#include <spdlog/spdlog.h>
 
 namespace fs = std::filesystem;
 
@@ -52,7 +55,7 @@ std::optional<ImageSize> jpeg_size(FILE* f) {
     if (sof) {
       unsigned char h[5];
       if (std::fread(h, 1, 5, f) != 5) return std::nullopt;
-      return ImageSize{(h[3] << 8) | h[4], (h[1] << 8) | h[2]};
+      return ImageSize{(h[3] << 8) | h[4], (h[1] << 8) | h[2], std::nullopt};
     }
     if (std::fseek(f, len - 2, SEEK_CUR) != 0) return std::nullopt;
   }
@@ -65,7 +68,7 @@ std::optional<ImageSize> png_size_from_header(std::string_view head) {
   if (head.size() < 24 || head.substr(0, 8) != std::string_view(sig, 8)) return std::nullopt;
   if (head.substr(12, 4) != "IHDR") return std::nullopt;
   auto p = reinterpret_cast<const unsigned char*>(head.data());
-  return ImageSize{int(be32(p + 16)), int(be32(p + 20))};
+  return ImageSize{int(be32(p + 16)), int(be32(p + 20)), std::nullopt};
 }
 
 ImageSize read_image_size(const fs::path& path) {
@@ -90,7 +93,16 @@ ImageSize read_image_size(const fs::path& path) {
   }
   f.reset();
   auto img = SlideImage::open(path);  // TIFF, whole-slide files, anything else OpenCV reads
-  return ImageSize{img->width(), img->height()};
+  return ImageSize{img->width(), img->height(), img->um_per_px()};
+}
+
+std::optional<double> choose_um_per_px(std::optional<double> manifest, std::optional<double> slide,
+                                       const std::string& image_file) {
+  if (!manifest) return slide;
+  if (slide && std::abs(*slide - *manifest) > 0.05 * *manifest)
+    spdlog::warn("{}: the slide records {:.4g} um/px but the manifest says {:.4g}; using the manifest's",
+                 image_file, *slide, *manifest);
+  return manifest;
 }
 
 }  // namespace hiscmcl

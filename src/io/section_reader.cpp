@@ -26,6 +26,7 @@ void apply_manifest_geometry(const ManifestSection& ms, Section& s) {
   auto it = ms.files.find("image");
   if (it == ms.files.end()) return;
   ImageSize size = read_image_size(it->second);
+  if (auto um = choose_um_per_px(ms.um_per_px, size.um_per_px, it->second.string())) s.image.um_per_px = *um;
   s.image.image_path = it->second.string();
   s.image.width = size.width;
   s.image.height = size.height;

@@ -2,8 +2,9 @@
 
 #include <openslide/openslide.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -55,36 +56,56 @@ class OpenCvImage : public SlideImage {
   cv::Mat rgb_;
 };
 
+// OpenSlide reads concurrently from one handle (thread-safe since 3.3.1, all calls but close), so
+// crops cut on the thread pool take no lock.
 class OpenSlideImage : public SlideImage {
  public:
   OpenSlideImage(openslide_t* osr, const fs::path& path) : osr_(osr), path_(path) {
     int64_t w = 0, h = 0;
     openslide_get_level0_dimensions(osr_, &w, &h);
+    if (w <= 0 || h <= 0 || w > INT32_MAX || h > INT32_MAX) {
+      openslide_close(osr_);
+      throw InputError(path_.string(), "OpenSlide reports an unusable size " + std::to_string(w) +
+                                           " x " + std::to_string(h));
+    }
     w_ = int(w);
     h_ = int(h);
+    for (int l = 0, n = openslide_get_level_count(osr_); l < n; ++l)
+      downsamples_.push_back(openslide_get_level_downsample(osr_, l));
+    if (downsamples_.empty()) downsamples_.push_back(1.0);
+    um_per_px_ = mpp_from_properties();
   }
   ~OpenSlideImage() override { openslide_close(osr_); }
   int width() const override { return w_; }
   int height() const override { return h_; }
+  bool is_whole_slide() const override { return true; }
+  std::optional<double> um_per_px() const override { return um_per_px_; }
+
   cv::Mat read_region(const cv::Rect& rect) const override {
-    std::vector<uint32_t> argb(size_t(rect.area()));
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      openslide_read_region(osr_, argb.data(), rect.x, rect.y, 0, rect.width, rect.height);
-      if (const char* err = openslide_get_error(osr_))
-        throw InputError(path_.string(), std::string("OpenSlide: ") + err);
-    }
-    return argb_to_rgb(argb, rect.width, rect.height);
+    return read_level(rect.x, rect.y, 0, rect.width, rect.height);
   }
+
+  cv::Mat read_region_resized(const cv::Rect& rect, cv::Size out) const override {
+    double wanted = std::min(double(rect.width) / out.width, double(rect.height) / out.height);
+    int level = level_for_downsample(downsamples_, wanted);
+    if (level == 0) return SlideImage::read_region_resized(rect, out);
+    double ds = downsamples_[size_t(level)];
+    int lw = std::max(1, int(std::lround(rect.width / ds)));
+    int lh = std::max(1, int(std::lround(rect.height / ds)));
+    cv::Mat region = read_level(rect.x, rect.y, level, lw, lh);
+    if (region.size() == out) return region;
+    cv::Mat resized;
+    int interp = (lw > out.width || lh > out.height) ? cv::INTER_AREA : cv::INTER_LINEAR;
+    cv::resize(region, resized, out, 0, 0, interp);
+    return resized;
+  }
+
   cv::Mat thumbnail(double downsample) const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    int level = openslide_get_best_level_for_downsample(osr_, downsample);
+    int level = level_for_downsample(downsamples_, downsample);
     int64_t w = 0, h = 0;
     openslide_get_level_dimensions(osr_, level, &w, &h);
-    std::vector<uint32_t> argb(size_t(w * h));
-    openslide_read_region(osr_, argb.data(), 0, 0, level, w, h);
-    cv::Mat rgb = argb_to_rgb(argb, int(w), int(h));
-    double have = openslide_get_level_downsample(osr_, level);
+    cv::Mat rgb = read_level(0, 0, level, int(w), int(h));
+    double have = downsamples_[size_t(level)];
     if (have < downsample) {
       cv::Mat out;
       double f = have / downsample;
@@ -95,6 +116,35 @@ class OpenSlideImage : public SlideImage {
   }
 
  private:
+  // A w x h region of `level` whose top-left is (x0, y0) in level-0 pixels.
+  cv::Mat read_level(int x0, int y0, int level, int w, int h) const {
+    std::vector<uint32_t> argb(size_t(w) * size_t(h));
+    openslide_read_region(osr_, argb.data(), x0, y0, level, w, h);
+    if (const char* err = openslide_get_error(osr_))
+      throw InputError(path_.string(), std::string("OpenSlide: ") + err);
+    return argb_to_rgb(argb, w, h);
+  }
+
+  std::optional<double> mpp_from_properties() const {
+    auto number = [&](const char* key) -> std::optional<double> {
+      const char* v = openslide_get_property_value(osr_, key);
+      if (!v) return std::nullopt;
+      char* end = nullptr;
+      double d = std::strtod(v, &end);
+      if (end == v || !std::isfinite(d) || d <= 0) return std::nullopt;
+      return d;
+    };
+    auto x = number(OPENSLIDE_PROPERTY_NAME_MPP_X), y = number(OPENSLIDE_PROPERTY_NAME_MPP_Y);
+    if (x && y) return 0.5 * (*x + *y);
+    if (x || y) return x ? x : y;
+    // OpenSlide 3.4 gives a generic TIFF no mpp; its resolution tag counts when in centimetres
+    // (pixels per inch is usually a 72-dpi placeholder written by image libraries).
+    const char* unit = openslide_get_property_value(osr_, "tiff.ResolutionUnit");
+    if (unit && std::string(unit) == "centimeter")
+      if (auto px_per_cm = number("tiff.XResolution")) return 1e4 / *px_per_cm;
+    return std::nullopt;
+  }
+
   static cv::Mat argb_to_rgb(const std::vector<uint32_t>& argb, int w, int h) {
     cv::Mat out(h, w, CV_8UC3);
     for (int y = 0; y < h; ++y) {
@@ -103,7 +153,9 @@ class OpenSlideImage : public SlideImage {
         uint32_t p = argb[size_t(y) * w + x];
         uint32_t a = p >> 24;
         // Premultiplied ARGB; transparent (outside the scanned area) becomes black.
-        if (a == 0) {
+        if (a == 255) {
+          row[x] = cv::Vec3b(uint8_t(p >> 16), uint8_t(p >> 8), uint8_t(p));
+        } else if (a == 0) {
           row[x] = cv::Vec3b(0, 0, 0);
         } else {
           auto un = [a](uint32_t c) { return uint8_t(std::min<uint32_t>(255, c * 255 / a)); };
@@ -116,14 +168,9 @@ class OpenSlideImage : public SlideImage {
   openslide_t* osr_;
   fs::path path_;
   int w_ = 0, h_ = 0;
-  mutable std::mutex mu_;
+  std::vector<double> downsamples_;
+  std::optional<double> um_per_px_;
 };
-
-bool is_plain_image(const fs::path& path) {
-  std::string ext = path.extension().string();
-  for (auto& c : ext) c = char(std::tolower(c));
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
-}
 
 }  // namespace
 
@@ -133,18 +180,19 @@ std::unique_ptr<SlideImage> SlideImage::from_rgb(cv::Mat rgb) {
 
 std::unique_ptr<SlideImage> SlideImage::open(const fs::path& path) {
   if (!fs::exists(path)) throw InputError(path.string(), "image file not found");
-  if (!is_plain_image(path)) {
-    const char* vendor = openslide_detect_vendor(path.c_str());
-    if (vendor && std::string(vendor) != "generic-tiff") {
-      openslide_t* osr = openslide_open(path.c_str());
-      if (!osr) throw InputError(path.string(), "OpenSlide cannot open this whole-slide image");
-      if (const char* err = openslide_get_error(osr)) {
-        std::string msg = err;
-        openslide_close(osr);
-        throw InputError(path.string(), "OpenSlide: " + msg);
-      }
-      return std::make_unique<OpenSlideImage>(osr, path);
+  // By content: a tiled TIFF named .jpg is still a slide; OpenSlide declines plain JPEG/PNG and
+  // untiled TIFF (NULL vendor), which OpenCV decodes whole.
+  if (const char* vendor = openslide_detect_vendor(path.c_str())) {
+    openslide_t* osr = openslide_open(path.c_str());
+    if (!osr)
+      throw InputError(path.string(), std::string("OpenSlide recognises this file (") + vendor +
+                                          ") but cannot open it");
+    if (const char* err = openslide_get_error(osr)) {
+      std::string msg = err;
+      openslide_close(osr);
+      throw InputError(path.string(), "OpenSlide: " + msg);
     }
+    return std::make_unique<OpenSlideImage>(osr, path);
   }
   if (jpeg_truncated(path)) throw InputError(path.string(), "truncated JPEG (no end-of-image marker)");
   cv::Mat bgr = cv::imread(path.string(), cv::IMREAD_COLOR);
@@ -152,6 +200,25 @@ std::unique_ptr<SlideImage> SlideImage::open(const fs::path& path) {
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   return std::make_unique<OpenCvImage>(std::move(rgb));
+}
+
+cv::Mat SlideImage::read_region_resized(const cv::Rect& rect, cv::Size out) const {
+  cv::Mat region = read_region(rect);
+  if (region.size() == out) return region;
+  cv::Mat resized;
+  int interp = (rect.width > out.width || rect.height > out.height) ? cv::INTER_AREA : cv::INTER_LINEAR;
+  cv::resize(region, resized, out, 0, 0, interp);
+  return resized;
+}
+
+int level_for_downsample(const std::vector<double>& level_downsamples, double wanted) {
+  int best = 0;
+  // A hair of tolerance: level sizes are rounded, so a 4x level may report 4.0002; reading it
+  // for a wanted 4 upsamples by 0.005%, well under a pixel of a crop.
+  for (size_t l = 1; l < level_downsamples.size(); ++l)
+    if (level_downsamples[l] <= wanted * (1 + 1e-3) && level_downsamples[l] > level_downsamples[size_t(best)])
+      best = int(l);
+  return best;
 }
 
 }  // namespace hiscmcl

@@ -409,10 +409,11 @@ Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats_out,
   g.width = size.width;
   g.height = size.height;
   g.affine = affine;
+  std::optional<double> um = choose_um_per_px(ms.um_per_px, size.um_per_px, image_path.string());
   if (ms.spot_diameter_px) g.spot_diameter_px = *ms.spot_diameter_px;
-  else if (ms.um_per_px) g.spot_diameter_px = 100.0 / *ms.um_per_px;
+  else if (um) g.spot_diameter_px = 100.0 / *um;
   else g.spot_diameter_px = estimate_spot_diameter(s.pixel_xy);
-  g.um_per_px = ms.um_per_px ? *ms.um_per_px : 100.0 / g.spot_diameter_px;
+  g.um_per_px = um ? *um : 100.0 / g.spot_diameter_px;
 
   if (stats_out) *stats_out = st;
   double ms_elapsed =

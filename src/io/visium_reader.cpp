@@ -336,7 +336,8 @@ Section read_visium(const ManifestSection& ms) {
   g.affine = affine;
   g.spot_diameter_px = ms.spot_diameter_px ? *ms.spot_diameter_px : sf.spot_diameter_fullres * scale;
   // Visium spots are 55 µm across.
-  g.um_per_px = ms.um_per_px ? *ms.um_per_px : 55.0 / g.spot_diameter_px;
+  std::optional<double> um = choose_um_per_px(ms.um_per_px, size.um_per_px, image.string());
+  g.um_per_px = um ? *um : 55.0 / g.spot_diameter_px;
   return s;
 }
 
