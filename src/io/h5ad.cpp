@@ -2,6 +2,8 @@
 // (anndata >= 0.8): every element carries encoding-type / encoding-version string attributes.
 #include "io/h5ad.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -379,6 +381,27 @@ PreparedSection read_prepared_h5ad(const hdf5::File& f) {
   return s;
 }
 
+namespace {
+
+// The rows `keep` (increasing) of a section read from an h5ad, in every per-spot field.
+void keep_spots(Section& s, const std::vector<int64_t>& keep) {
+  auto pick = [&](auto& v) {
+    if (v.empty()) return;
+    std::remove_reference_t<decltype(v)> out;
+    out.reserve(keep.size());
+    for (int64_t i : keep) out.push_back(v[size_t(i)]);
+    v = std::move(out);
+  };
+  pick(s.spot_ids);
+  pick(s.pixel_xy);
+  pick(s.array_xy);
+  pick(s.labels);
+  pick(s.clusters);
+  s.counts = s.counts.select_rows(keep);
+}
+
+}  // namespace
+
 Section read_h5ad_section(const fs::path& path, const H5adCountsSource& src) {
   return read_h5ad_section(hdf5::File::open(path, kWhat), src);
 }
@@ -401,12 +424,21 @@ Section read_h5ad_section(const hdf5::File& f, const H5adCountsSource& src) {
   s.counts = read_counts_matrix(f, counts, n, g);
   check_raw_counts(f, counts, s, src);
 
-  if (!f.exists("obsm/spatial")) f.fail("obsm/spatial", "missing: spot pixel coordinates are required");
-  auto xy = f.dataset("obsm/spatial").read_numbers<double>({n, -1});
-  const size_t w = xy.size() / size_t(n);
-  if (w < 2) f.fail("obsm/spatial", "expected spots x 2 pixel coordinates");
   s.pixel_xy.resize(size_t(n));
-  for (int64_t i = 0; i < n; ++i) s.pixel_xy[size_t(i)] = {xy[size_t(i) * w], xy[size_t(i) * w + 1]};
+  if (f.exists("obsm/spatial")) {
+    auto xy = f.dataset("obsm/spatial").read_numbers<double>({n, -1});
+    const size_t w = xy.size() / size_t(n);
+    if (w < 2) f.fail("obsm/spatial", "expected spots x 2 pixel coordinates");
+    for (int64_t i = 0; i < n; ++i) s.pixel_xy[size_t(i)] = {xy[size_t(i) * w], xy[size_t(i) * w + 1]};
+  } else if (f.exists("obs/pxl_col_in_fullres") && f.exists("obs/pxl_row_in_fullres")) {
+    // Space Ranger's (and HEST's) columns: x = column, y = row, full-resolution pixels.
+    auto x = f.dataset("obs/pxl_col_in_fullres").read_numbers<double>({n});
+    auto y = f.dataset("obs/pxl_row_in_fullres").read_numbers<double>({n});
+    for (int64_t i = 0; i < n; ++i) s.pixel_xy[size_t(i)] = {x[size_t(i)], y[size_t(i)]};
+  } else {
+    f.fail("obsm/spatial", "missing: spot pixel coordinates are required (obsm/spatial, or obs "
+                           "pxl_col_in_fullres and pxl_row_in_fullres)");
+  }
 
   if (f.exists("obs/array_row") && f.exists("obs/array_col")) {
     auto row = f.dataset("obs/array_row").read_numbers<double>({n});
@@ -417,6 +449,19 @@ Section read_h5ad_section(const hdf5::File& f, const H5adCountsSource& src) {
     s.array_xy = s.pixel_xy;  // the reference's fallback (METHOD.md §2.5)
   }
   if (f.exists("obs/label")) s.labels = string_column(f, "obs/label", n);
+  // Space Ranger's in_tissue (bool or 0/1): spots off the tissue are no training data.
+  if (f.exists("obs/in_tissue") && !f.is_group("obs/in_tissue")) {
+    auto in_tissue = f.dataset("obs/in_tissue").read_numbers<double>({n});
+    std::vector<int64_t> keep;
+    for (int64_t i = 0; i < n; ++i)
+      if (in_tissue[size_t(i)] != 0) keep.push_back(i);
+    if (keep.empty()) f.fail("obs/in_tissue", "no spot is in the tissue (every in_tissue is 0)");
+    if (int64_t(keep.size()) < n) {
+      spdlog::info("{}: {} of {} spots are off the tissue (obs in_tissue = 0), dropped", f.name(),
+                   n - int64_t(keep.size()), n);
+      keep_spots(s, keep);
+    }
+  }
   return s;  // a foreign obs "cluster" (often numeric, from scanpy) is not taken as published clusters
 }
 

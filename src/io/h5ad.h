@@ -34,8 +34,9 @@ struct H5adCountsSource {
 };
 
 // Any AnnData file with raw counts (X, or the layer, dense, CSR or CSC) into a Section: obs
-// index = spot ids, var index = genes, obsm/spatial = pixel coordinates, array_row/array_col obs
-// columns when present. Counts must be non-negative integers (InputError naming the file, the
+// index = spot ids, var index = genes, obsm/spatial = pixel coordinates (else obs
+// pxl_col_in_fullres / pxl_row_in_fullres), array_row/array_col obs columns when present; spots
+// with obs in_tissue = 0 (bool or integer) are dropped. Counts must be non-negative integers (InputError naming the file, the
 // first offending value and the way out) unless src.assume_normalised; obs and var names must
 // be unique.
 Section read_h5ad_section(const std::filesystem::path& path, const H5adCountsSource& src = {});

@@ -500,6 +500,7 @@ template <typename T>
 std::vector<T> Dataset::read_numbers(const std::vector<int64_t>& shape,
                                      std::vector<hsize_t>* dims_out) const {
   H5T_class_t cls = type_class();
+  if (cls == H5T_ENUM) return read_enum_values<T>(shape, dims_out);
   if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail("expected numbers, found " + class_name(cls));
   std::vector<hsize_t> d = dims();
   bool match = d.size() == shape.size();
@@ -516,6 +517,44 @@ std::vector<T> Dataset::read_numbers(const std::vector<int64_t>& shape,
   if (n > 0) check_chunks(*this, d, H5Tget_size(type), file_->file_size);
   if (n > 0 && H5Dread(id_, native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     fail("read failed (corrupt data?)");
+  if (dims_out) *dims_out = d;
+  return out;
+}
+
+// An enum over integers (h5py's bool: FALSE = 0, TRUE = 1) read as its underlying integers:
+// HDF5 converts no enum to a plain number type, so the raw values are read and widened here.
+template <typename T>
+std::vector<T> Dataset::read_enum_values(const std::vector<int64_t>& shape,
+                                         std::vector<hsize_t>* dims_out) const {
+  Id type(H5Dget_type(id_));
+  Id base(type.valid() ? H5Tget_super(type) : H5I_INVALID_HID);
+  if (!base.valid() || H5Tget_class(base) != H5T_INTEGER) fail("expected numbers, found an enum");
+  Id mem(H5Tget_native_type(type, H5T_DIR_DEFAULT));
+  const size_t width = mem.valid() ? H5Tget_size(mem) : 0;
+  const bool is_signed = H5Tget_sign(base) == H5T_SGN_2;
+  if (width != 1 && width != 2 && width != 4 && width != 8) fail("unsupported enum width");
+  std::vector<hsize_t> d = dims();
+  bool match = d.size() == shape.size();
+  for (size_t i = 0; match && i < d.size(); ++i) match = shape[i] < 0 || hsize_t(shape[i]) == d[i];
+  if (!match) fail("expected a " + shape_text(shape) + ", found " + shape_text(d));
+  uint64_t n = 1;
+  for (hsize_t x : d) n = x == 0 || n <= (uint64_t(1) << 62) / x ? n * x : uint64_t(1) << 62;
+  file_->check_plausible(*this, n, width);
+  file_->check_plausible(*this, n, sizeof(T));
+  std::vector<unsigned char> raw(size_t(n) * width);
+  if (n > 0) check_chunks(*this, d, width, file_->file_size);
+  if (n > 0 && H5Dread(id_, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0)
+    fail("read failed (corrupt data?)");
+  std::vector<T> out(static_cast<size_t>(n));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const unsigned char* p = raw.data() + i * width;
+    int64_t v = 0;
+    if (width == 1) v = is_signed ? int64_t(int8_t(*p)) : int64_t(*p);
+    else if (width == 2) { uint16_t u; std::memcpy(&u, p, 2); v = is_signed ? int64_t(int16_t(u)) : int64_t(u); }
+    else if (width == 4) { uint32_t u; std::memcpy(&u, p, 4); v = is_signed ? int64_t(int32_t(u)) : int64_t(u); }
+    else { std::memcpy(&v, p, 8); }
+    out[i] = T(v);
+  }
   if (dims_out) *dims_out = d;
   return out;
 }

@@ -70,7 +70,8 @@ class Dataset : public Object {
   std::vector<hsize_t> dims() const;
   H5T_class_t type_class() const;
   // Numbers converted to T (float, double, int32_t, int64_t) from any stored integer or float
-  // type. `shape` gives the rank (empty = scalar) and each expected extent (-1 = any).
+  // type, or an enum over integers (h5py's bool). `shape` gives the rank (empty = scalar) and
+  // each expected extent (-1 = any).
   template <typename T>
   std::vector<T> read_numbers(const std::vector<int64_t>& shape,
                               std::vector<hsize_t>* dims_out = nullptr) const;
@@ -80,6 +81,10 @@ class Dataset : public Object {
   std::vector<std::string> read_strings(int64_t expected_count = -1) const;
 
   using Object::Object;
+
+ private:
+  template <typename T>
+  std::vector<T> read_enum_values(const std::vector<int64_t>& shape, std::vector<hsize_t>* dims_out) const;
 };
 
 class Group : public Object {

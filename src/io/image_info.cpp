@@ -105,4 +105,17 @@ std::optional<double> choose_um_per_px(std::optional<double> manifest, std::opti
   return manifest;
 }
 
+void require_pixels_inside(const std::vector<std::string>& spot_ids,
+                           const std::vector<std::array<double, 2>>& pixel_xy, const ImageSize& size,
+                           const std::string& table_file, const std::string& image_file) {
+  for (size_t i = 0; i < pixel_xy.size(); ++i) {
+    const auto& p = pixel_xy[i];
+    if (!(p[0] >= 0 && p[0] < size.width && p[1] >= 0 && p[1] < size.height))
+      throw InputError(table_file, "spot " + spot_ids[i] + " centre (" + std::to_string(p[0]) + ", " +
+                                       std::to_string(p[1]) + ") lies outside the image " + image_file +
+                                       " (" + std::to_string(size.width) + " x " +
+                                       std::to_string(size.height) + " px)");
+  }
+}
+
 }  // namespace hiscmcl

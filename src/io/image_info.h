@@ -3,10 +3,12 @@
 // files) falls back to SlideImage::open, which reads a slide's header only. Also rejects cut-short
 // JPEG/PNG files (no EOI / IEND).
 #pragma once
+#include <array>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hiscmcl {
 
@@ -22,6 +24,11 @@ ImageSize read_image_size(const std::filesystem::path& path);
 // slide records a value more than 5% away), else the slide's, else nullopt.
 std::optional<double> choose_um_per_px(std::optional<double> manifest, std::optional<double> slide,
                                        const std::string& image_file);
+
+// InputError naming table_file and the first spot (by id) whose centre lies outside the image.
+void require_pixels_inside(const std::vector<std::string>& spot_ids,
+                           const std::vector<std::array<double, 2>>& pixel_xy, const ImageSize& size,
+                           const std::string& table_file, const std::string& image_file);
 
 // Pure header parsers over the first bytes of a file; nullopt when not that format or too short.
 std::optional<ImageSize> png_size_from_header(std::string_view head);

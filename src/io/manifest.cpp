@@ -15,16 +15,17 @@ namespace fs = std::filesystem;
 namespace hiscmcl {
 namespace {
 
-const std::set<std::string> kFileKeys = {"counts", "spots", "image", "labels", "clusters", "dir", "file"};
+const std::set<std::string> kFileKeys = {"counts", "spots", "image", "labels", "clusters", "dir", "file", "root"};
 const std::set<std::string> kOtherKeys = {"id", "patient", "format", "spot_diameter_px",
                                           "um_per_px", "affine", "counts_layer",
-                                          "assume_normalised", "allow_missing_spots"};
+                                          "assume_normalised", "allow_missing_spots", "sample"};
 
 // Files each format needs (the rest of kFileKeys are optional).
 std::vector<std::string> required_files(const std::string& format) {
   if (format == "st_legacy") return {"counts", "spots", "image"};
   if (format == "visium") return {"dir"};
   if (format == "h5ad") return {"file"};
+  if (format == "hest") return {"root"};
   return {};
 }
 
@@ -135,10 +136,17 @@ Manifest load_manifest(const fs::path& path, const fs::path& data_root) {
     s.format = *format;
     if (required_files(s.format).empty())
       throw InputError(file,
-                       "unknown format '" + s.format + "' (expected st_legacy, visium or h5ad)",
+                       "unknown format '" + s.format + "' (expected st_legacy, visium, h5ad or hest)",
                        where(desc, *t->get("format")));
     // The patient drives leave-one-patient-out; a section without one is its own patient.
-    s.patient = (*t)["patient"].value_or(s.id);
+    // hest: an unset patient comes from the sample's metadata (io/hest_reader.h).
+    s.patient = (*t)["patient"].value_or(s.format == "hest" ? std::string() : s.id);
+    if (const toml::node* n = t->get("sample")) {
+      auto v = n->value<std::string>();
+      if (!v || v->empty()) throw InputError(file, "'sample' must be a HEST id string", where(desc, *n));
+      warn_if_other_format(*t, *n, "sample", "hest", file, desc);
+      s.hest_sample = *v;
+    }
 
     for (auto&& [k, v] : *t) {
       std::string key(k.str());

@@ -13,6 +13,8 @@
 // inferred: full-res TIFF, tissue_hires_image.png or tissue_lowres_image.png).
 // format = "h5ad": file = "<x.h5ad>" (+ image, spot_diameter_px). X must hold raw counts;
 //   counts_layer = "counts" reads layers/counts instead, assume_normalised = true takes X as is.
+// format = "hest": root = "<HEST-1k download>" (+ sample = "<HEST id>", default the section id;
+//   patient defaults to the sample's metadata). See io/hest_reader.h.
 // format = "st_legacy": allow_missing_spots = true drops selected spots without a counts row
 //   (warning) instead of failing.
 #pragma once
@@ -28,14 +30,15 @@ namespace hiscmcl {
 struct ManifestSection {
   std::string id;
   std::string patient;
-  std::string format;                                // st_legacy | visium | h5ad
-  std::map<std::string, std::filesystem::path> files;  // counts, spots, image, labels, clusters, dir, file
+  std::string format;                                // st_legacy | visium | h5ad | hest
+  std::map<std::string, std::filesystem::path> files;  // counts, spots, image, labels, clusters, dir, file, root
   std::optional<double> spot_diameter_px;
   std::optional<double> um_per_px;
   std::optional<std::array<double, 6>> affine;
   std::string counts_layer;          // h5ad: read layers/<counts_layer> instead of X
   bool assume_normalised = false;    // h5ad: take a non-integer X as it is (warning)
   bool allow_missing_spots = false;  // st_legacy: see ReadOptions (io/section_reader.h)
+  std::string hest_sample;           // hest: the sample's HEST id when it differs from id
 };
 
 // A named set of marker genes (`[markers]` table: name = ["ERBB2", "GRB7"]), by symbol or id.

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/isolated_call.h"
 #include "io/h5ad.h"
+#include "io/hest_reader.h"
 #include "io/image_info.h"
 #include "io/st_legacy_reader.h"
 #include "io/visium_reader.h"
@@ -30,14 +31,7 @@ void apply_manifest_geometry(const ManifestSection& ms, Section& s) {
   s.image.image_path = it->second.string();
   s.image.width = size.width;
   s.image.height = size.height;
-  for (size_t i = 0; i < s.pixel_xy.size(); ++i) {
-    const auto& p = s.pixel_xy[i];
-    if (!(p[0] >= 0 && p[0] < size.width && p[1] >= 0 && p[1] < size.height))
-      throw InputError(ms.files.at("file").string(),
-                       "spot " + s.spot_ids[i] + " centre (" + std::to_string(p[0]) + ", " +
-                           std::to_string(p[1]) + ") lies outside the image " + it->second.string() +
-                           " (" + std::to_string(size.width) + " x " + std::to_string(size.height) + " px)");
-  }
+  require_pixels_inside(s.spot_ids, s.pixel_xy, size, ms.files.at("file").string(), it->second.string());
 }
 
 }  // namespace
@@ -48,22 +42,26 @@ Section read_section(const ManifestSection& ms, const ReadOptions& opts) {
     s = read_st_legacy(ms, nullptr, opts);
   } else if (ms.format == "visium") {
     s = read_visium(ms);
+  } else if (ms.format == "hest") {
+    s = read_hest_section(ms);
   } else if (ms.format == "h5ad") {
     auto it = ms.files.find("file");
     if (it == ms.files.end()) throw InputError(ms.id, "h5ad section needs a 'file'");
     s = read_h5ad_section(it->second, {ms.counts_layer, ms.assume_normalised});
     apply_manifest_geometry(ms, s);
   } else {
-    throw InputError(ms.id, "unknown format '" + ms.format + "' (expected st_legacy, visium or h5ad)");
+    throw InputError(ms.id, "unknown format '" + ms.format + "' (expected st_legacy, visium, h5ad or hest)");
   }
   s.id = ms.id;
-  s.patient = ms.patient;
+  if (ms.format != "hest" || !ms.patient.empty()) s.patient = ms.patient;  // hest: else the metadata's
   return s;
 }
 
 void check_section_in_child(const ManifestSection& ms, const ReadOptions& opts) {
   std::filesystem::path hdf5_file;
   if (ms.format == "h5ad" && ms.files.count("file")) hdf5_file = ms.files.at("file");
+  if (ms.format == "hest" && ms.files.count("root"))
+    hdf5_file = hest_paths(ms.files.at("root"), ms.hest_sample.empty() ? ms.id : ms.hest_sample).st;
   if (ms.format == "visium" && ms.files.count("dir") &&
       std::filesystem::exists(ms.files.at("dir") / "filtered_feature_bc_matrix.h5"))
     hdf5_file = ms.files.at("dir") / "filtered_feature_bc_matrix.h5";
