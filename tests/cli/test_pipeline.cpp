@@ -172,6 +172,21 @@ TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
   ASSERT_EQ(p0.exit_code, 0) << p0.output;
   EXPECT_FALSE(fs::exists(tmp / "p0" / "regions.png"));
   EXPECT_EQ(hiscmcl::read_text_file(tmp / "p0" / "prediction.csv").find(",region"), std::string::npos);
+  // The same image as a tiled pyramidal TIFF (lossless, as HEST writes them) goes through
+  // OpenSlide and predicts exactly the same: every crop here is read from full resolution.
+  if (run_command("command -v vips").exit_code == 0) {
+    fs::path tif = tmp / "S1_pyramid.tif";
+    auto v = run_command("vips tiffsave '" + image.string() + "' '" + tif.string() +
+                         "' --tile --pyramid --compression deflate --tile-width 128 --tile-height 128");
+    ASSERT_EQ(v.exit_code, 0) << v.output;
+    auto pt = run_hiscmcl("predict --quiet --model '" + model.string() + "' --image '" + tif.string() +
+                          "' --spots '" + (syn / "S1_spots.tsv").string() + "' --regions 0 --out '" + (tmp / "pt").string() + "'");
+    ASSERT_EQ(pt.exit_code, 0) << pt.output;
+    EXPECT_EQ(hiscmcl::read_text_file(tmp / "pt" / "prediction.csv"),
+              hiscmcl::read_text_file(tmp / "p0" / "prediction.csv"));
+  } else {
+    ADD_FAILURE() << "vips (libvips-tools, scripts/setup.sh) is absent: the pyramidal TIFF check did not run";
+  }
 
   auto p2 = run_hiscmcl("predict --quiet --model '" + model.string() + "' --image '" + image.string() +
                         "' --grid --out '" + (tmp / "p2").string() + "'");
