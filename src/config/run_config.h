@@ -28,7 +28,8 @@ namespace hiscmcl {
   X(std::string, upsampled_scales, "") /* e.g. "224,672": the crop, then its upsamplings */  \
   X(ImageNorm, img_norm, ImageNorm::imagenet)                                                \
   X(int, batch_size, 32)                                                                     \
-  X(std::string, device, "cpu")      /* cpu | cuda | cuda:N */
+  X(std::string, device, "cpu")      /* cpu | cuda | cuda:N */                               \
+  X(bool, hest_patches, false)       /* HEST sections: spot crops from patches/<id>.h5 */
 
 #define HISCMCL_MODEL_FIELDS(X)                                                              \
   X(Fusion, fusion, Fusion::hierarchical)                                                    \

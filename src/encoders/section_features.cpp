@@ -1,5 +1,7 @@
 #include "encoders/section_features.h"
 
+#include "io/hest_patches.h"
+
 #include <nlohmann/json.hpp>
 
 #include <opencv2/imgproc.hpp>
@@ -39,19 +41,26 @@ json cache_key(const PreparedSection& s, const EncoderConfig& cfg, uint64_t seed
           {"level", level.name},
           {"fov", level.fov_spot_diameters},
           {"fixed_px", level.fixed_px},
-          {"upsample", level.upsample}};
+          {"upsample", level.upsample},
+          {"patches", cfg.hest_patches && level.name == "spot"
+                          ? file_stamp(hest_patches_file(s.image.image_path).string())
+                          : json()}};
 }
 
 // Computes the listed levels for the centres, one pass over the image. Upsampled levels resize
 // the spot crop (the first level without upsample) after cropping.
+// With spot_patches, the spot level embeds those patches (resized to the encoder's input) instead
+// of crops of the image.
 std::vector<Matrix> compute_levels(const SlideImage& image, const std::vector<Centre>& centres,
                                    double spot_diameter_px, const std::vector<FeatureLevel>& levels,
-                                   Encoder& enc, const std::string& label) {
+                                   Encoder& enc, const std::string& label,
+                                   const HestPatches* spot_patches = nullptr) {
   PatchOptions opt;
   opt.scales.clear();
-  std::vector<int> crop_of(levels.size(), -1);  // index into opt.scales
+  std::vector<int> crop_of(levels.size(), -1);  // index into opt.scales; -1: from spot_patches
+  auto from_patches = [&](size_t l) { return spot_patches && levels[l].name == "spot"; };
   for (size_t l = 0; l < levels.size(); ++l) {
-    if (levels[l].upsample > 0) continue;
+    if (levels[l].upsample > 0 || from_patches(l)) continue;
     crop_of[l] = int(opt.scales.size());
     opt.scales.push_back(CropScale{levels[l].fov_spot_diameters, levels[l].fixed_px});
   }
@@ -61,17 +70,33 @@ std::vector<Matrix> compute_levels(const SlideImage& image, const std::vector<Ce
       throw InputError("encoder.upsampled_scales",
                        "needs an encoder that takes crops of any size (resnet18, resnet50, "
                        "densenet121), not " + enc.name());
-    if (opt.scales.empty()) throw InputError("encoder.upsampled_scales", "no spot crop to upsample");
+    if (opt.scales.empty() || spot_patches)
+      throw InputError("encoder.upsampled_scales", "no spot crop to upsample (not with hest_patches)");
     crop_of[l] = 0;  // the spot crop
   }
   opt.out_px = enc.input_size();
   opt.batch_size = 32;
   std::vector<Matrix> out(levels.size(), Matrix(int64_t(centres.size()), enc.dim()));
   ProgressBar bar("embed " + label, int64_t(centres.size() * levels.size()), "crops");
+  std::vector<cv::Mat> patches;
+  auto patch_batch = [&](int64_t first, int64_t count) -> const std::vector<cv::Mat>& {
+    patches = spot_patches->read(first, count);
+    const cv::Size want(opt.out_px, opt.out_px);
+    for (auto& p : patches)
+      if (p.size() != want) {
+        cv::Mat r;
+        cv::resize(p, r, want, 0, 0, p.cols > want.width ? cv::INTER_AREA : cv::INTER_LINEAR);
+        p = r;
+      }
+    return patches;
+  };
+  if (opt.scales.empty()) opt.scales.push_back(CropScale{});  // batches only; crops unused
   for_each_patch_batch(image, centres, spot_diameter_px, opt,
                        [&](int64_t first, const std::vector<std::vector<cv::Mat>>& crops) {
+                         const int64_t count = int64_t(crops[0].size());
                          for (size_t l = 0; l < levels.size(); ++l) {
-                           const auto& src = crops[size_t(crop_of[l])];
+                           const auto& src = crop_of[l] < 0 ? patch_batch(first, count)
+                                                            : crops[size_t(crop_of[l])];
                            Matrix f;
                            if (levels[l].upsample > 0) {
                              const int side = int(std::lround(levels[l].upsample * enc.input_size()));
@@ -176,8 +201,17 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
   }
   auto image = SlideImage::open(s.image.image_path);
   require_centres_inside(*image, s.pixel_xy, s.image.image_path);
+  std::unique_ptr<HestPatches> patches;
+  if (cfg.hest_patches) {
+    fs::path file = hest_patches_file(s.image.image_path);
+    if (file.empty())
+      throw InputError(s.image.image_path, "encoder.hest_patches = true, but section " + s.id +
+                                               "'s image is not a HEST slide (<root>/wsis/<id>.tif)");
+    patches = std::make_unique<HestPatches>(file, s.spot_ids);
+  }
   auto t0 = std::chrono::steady_clock::now();
-  auto computed = compute_levels(*image, s.pixel_xy, s.image.spot_diameter_px, todo, *encoder, s.id);
+  auto computed = compute_levels(*image, s.pixel_xy, s.image.spot_diameter_px, todo, *encoder, s.id,
+                                 patches.get());
   fs::create_directories(dir);
   for (size_t t = 0; t < todo.size(); ++t) {
     size_t i = todo_slot[t];

@@ -570,13 +570,41 @@ double Dataset::read_scalar() const {
   return read_numbers<double>(d.empty() ? std::vector<int64_t>{} : std::vector<int64_t>{1})[0];
 }
 
+std::vector<uint8_t> Dataset::read_u8_rows(int64_t first, int64_t count) const {
+  H5T_class_t cls = type_class();
+  if (cls != H5T_INTEGER) fail("expected uint8 values, found " + class_name(cls));
+  std::vector<hsize_t> d = dims();
+  if (d.empty()) fail("expected an array, found a scalar");
+  if (first < 0 || count < 0 || hsize_t(first + count) > d[0])
+    fail("rows " + std::to_string(first) + ".." + std::to_string(first + count) + " outside " +
+         shape_text(d));
+  uint64_t row = 1;
+  for (size_t i = 1; i < d.size(); ++i) row *= d[i];
+  file_->check_plausible(*this, row * uint64_t(count), 1);
+  std::vector<uint8_t> out(size_t(row) * size_t(count));
+  if (count == 0) return out;
+  std::vector<hsize_t> start(d.size(), 0), block = d;
+  start[0] = hsize_t(first);
+  block[0] = hsize_t(count);
+  Id file_space(H5Dget_space(id_));
+  Id mem_space(H5Screate_simple(int(block.size()), block.data(), nullptr));
+  if (!file_space.valid() || !mem_space.valid() ||
+      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, block.data(), nullptr) < 0)
+    fail("cannot select rows (corrupt?)");
+  if (H5Dread(id_, H5T_NATIVE_UINT8, mem_space, file_space, H5P_DEFAULT, out.data()) < 0)
+    fail("read failed (corrupt data?)");
+  return out;
+}
+
 std::vector<std::string> Dataset::read_strings(int64_t expected_count) const {
   Id type(H5Dget_type(id_));
   if (!type.valid()) fail("unreadable datatype (corrupt?)");
   H5T_class_t cls = H5Tget_class(type);
   if (cls != H5T_STRING) fail("expected strings, found " + class_name(cls));
   std::vector<hsize_t> d = dims();
-  if (d.size() > 1) fail("expected a 1-D string array, found " + shape_text(d));
+  // h5py writes a column of strings as [n, 1] (HEST's patch barcodes).
+  if (d.size() > 1 && !(d.size() == 2 && d[1] == 1))
+    fail("expected a 1-D string array, found " + shape_text(d));
   const uint64_t n = d.empty() ? 1 : d[0];
   if (expected_count >= 0 && n != uint64_t(expected_count))
     fail("holds " + std::to_string(n) + " strings, expected " + std::to_string(expected_count));

@@ -77,7 +77,10 @@ class Dataset : public Object {
                               std::vector<hsize_t>* dims_out = nullptr) const;
   // A scalar, or a 1-D dataset of one element.
   double read_scalar() const;
-  // A scalar or 1-D string dataset (fixed or variable length); expected_count < 0 = any.
+  // Rows [first, first + count) along the first dimension of an integer array, as uint8 values
+  // (row-major), read without the rest of the dataset.
+  std::vector<uint8_t> read_u8_rows(int64_t first, int64_t count) const;
+  // A scalar or 1-D (or [n, 1]) string dataset (fixed or variable length); expected_count < 0 = any.
   std::vector<std::string> read_strings(int64_t expected_count = -1) const;
 
   using Object::Object;

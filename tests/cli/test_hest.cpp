@@ -4,9 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <opencv2/core.hpp>
 
+#include "common/atomic_output.h"
 #include "common/error.h"
+#include "data/patches.h"
 #include "io/hest_catalogue.h"
+#include "io/hest_patches.h"
+#include "io/npy.h"
+#include "io/slide_image.h"
 #include "io/hest_reader.h"
 #include "io/manifest.h"
 #include "io/section_reader.h"
@@ -35,7 +41,7 @@ const fs::path& hest_fixture(std::string* why) {
     auto r = run_command("OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SKYLAKEX} " + py + " '" +
                          std::string(HISCMCL_SOURCE_DIR) + "/tests/fixtures/her2st_to_hest.py' --her2st '" +
                          (shared_data() / "her2st").string() + "' --out '" + (dir / "hest").string() +
-                         "' --sections C5,C6");
+                         "' --sections C5,C6 --patches");
     return r.exit_code == 0 ? std::string() : "fixture script failed: " + r.output;
   }();
   *why = reason;
@@ -211,4 +217,70 @@ TEST(HestReader, BadInputIsANamedError) {
     EXPECT_NE(msg.find("C6.h5ad"), std::string::npos) << msg;
     EXPECT_NE(msg.find("pixel coordinates are required"), std::string::npos) << msg;
   }
+}
+
+namespace {
+double pixel_pcc(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat fa, fb;
+  a.reshape(1).convertTo(fa, CV_64F);
+  b.reshape(1).convertTo(fb, CV_64F);
+  fa -= cv::mean(fa)[0];
+  fb -= cv::mean(fb)[0];
+  return fa.dot(fb) / std::sqrt(fa.dot(fa) * fb.dot(fb));
+}
+}  // namespace
+
+TEST(HestPatches, JoinedByBarcodeAndReadPerSpot) {
+  REQUIRE_HEST_FIXTURE(root);
+  Section s = read_section(hest_section(root, "C6"), {});
+  const fs::path file = hest_patches_file(s.image.image_path);
+  EXPECT_EQ(file, root / "patches" / "C6.h5");
+  HestPatches patches(file, s.spot_ids);  // stored in reverse spot order
+  ASSERT_EQ(patches.side(), 224);
+  auto jpeg = SlideImage::open(shared_data() / "her2st/data/ST-imgs/C/C6/5714_HE_BT_E2.jpg");
+  std::vector<cv::Mat> got = patches.read(10, 3);
+  ASSERT_EQ(got.size(), 3u);
+  for (int k = 0; k < 3; ++k) {
+    const auto& c = s.pixel_xy[size_t(10 + k)];
+    cv::Mat want = crop_patch(*jpeg, c, 152, 224);  // 112 um at 100/136 um/px
+    cv::Mat other = crop_patch(*jpeg, s.pixel_xy[size_t(60 + k)], 152, 224);
+    ASSERT_EQ(got[size_t(k)].type(), CV_8UC3);
+    EXPECT_GT(pixel_pcc(got[size_t(k)], want), 0.9) << k;
+    EXPECT_LT(pixel_pcc(got[size_t(k)], other), pixel_pcc(got[size_t(k)], want) - 0.2) << k;
+  }
+  std::string msg = input_error_of([&] { HestPatches(file, {s.spot_ids[0], "no-such-barcode"}); });
+  EXPECT_NE(msg.find("spot no-such-barcode has no patch"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("C6.h5"), std::string::npos) << msg;
+}
+
+TEST(HestPatches, EmbedTakesTheSpotLevelFromThem) {
+  REQUIRE_HEST_FIXTURE(root);
+  TempDir tmp;
+  write_file(tmp / "m.toml", "[[section]]\nid = \"C6\"\nformat = \"hest\"\nroot = \"" + root.string() + "\"\n");
+  hiscmcl::write_text_file(tmp / "patches.toml", default_config_with("hest_patches = true"));
+  auto r = run_hiscmcl("prepare -q -m '" + (tmp / "m.toml").string() + "' -o '" + (tmp / "data").string() + "' --hvg 100");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_hiscmcl("embed -q --data '" + (tmp / "data").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const fs::path f = tmp / "data/features/C6";
+  Matrix spot = read_npy_f32(f / "histo.spot.npy"), nb = read_npy_f32(f / "histo.neighbourhood.npy");
+  r = run_hiscmcl("embed -q --data '" + (tmp / "data").string() + "' --config '" + (tmp / "patches.toml").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Matrix spot_p = read_npy_f32(f / "histo.spot.npy"), nb_p = read_npy_f32(f / "histo.neighbourhood.npy");
+  ASSERT_EQ(spot_p.rows, 178);
+  EXPECT_EQ(nb_p.data, nb.data);      // the neighbourhood still comes from the slide
+  EXPECT_NE(spot_p.data, spot.data);  // the spot level from HEST's 112 um patches
+  // Same spots, a slightly wider field of view: each feature still tracks the slide's crop.
+  int close = 0;
+  for (int64_t j = 0; j < spot.cols; ++j) {
+    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+    for (int64_t i = 0; i < spot.rows; ++i) {
+      double a = spot.data[size_t(i * spot.cols + j)], b = spot_p.data[size_t(i * spot.cols + j)];
+      sa += a, sb += b, saa += a * a, sbb += b * b, sab += a * b;
+    }
+    const double n = double(spot.rows);
+    double cov = sab - sa * sb / n, va = saa - sa * sa / n, vb = sbb - sb * sb / n;
+    if (va > 0 && vb > 0 && cov / std::sqrt(va * vb) > 0.7) ++close;
+  }
+  EXPECT_GT(close, spot.cols / 2) << close << " of " << spot.cols;
 }
