@@ -496,18 +496,24 @@ void check_chunks(const Object& o, const std::vector<hsize_t>& dims, size_t elem
 
 }  // namespace
 
+std::vector<hsize_t> Dataset::dims_of_shape(const std::vector<int64_t>& shape, uint64_t* n) const {
+  std::vector<hsize_t> d = dims();
+  bool match = d.size() == shape.size();
+  for (size_t i = 0; match && i < d.size(); ++i) match = shape[i] < 0 || hsize_t(shape[i]) == d[i];
+  if (!match) fail("expected a " + shape_text(shape) + ", found " + shape_text(d));
+  *n = 1;
+  for (hsize_t x : d) *n = x == 0 || *n <= (uint64_t(1) << 62) / x ? *n * x : uint64_t(1) << 62;
+  return d;
+}
+
 template <typename T>
 std::vector<T> Dataset::read_numbers(const std::vector<int64_t>& shape,
                                      std::vector<hsize_t>* dims_out) const {
   H5T_class_t cls = type_class();
   if (cls == H5T_ENUM) return read_enum_values<T>(shape, dims_out);
   if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail("expected numbers, found " + class_name(cls));
-  std::vector<hsize_t> d = dims();
-  bool match = d.size() == shape.size();
-  for (size_t i = 0; match && i < d.size(); ++i) match = shape[i] < 0 || hsize_t(shape[i]) == d[i];
-  if (!match) fail("expected a " + shape_text(shape) + ", found " + shape_text(d));
-  uint64_t n = 1;
-  for (hsize_t x : d) n = x == 0 || n <= (uint64_t(1) << 62) / x ? n * x : uint64_t(1) << 62;
+  uint64_t n = 0;
+  std::vector<hsize_t> d = dims_of_shape(shape, &n);
   Id type(H5Dget_type(id_));
   if (!type.valid() || !plausible_number_layout(type))
     fail("unreadable type of " + class_name(cls) + ": its bit layout does not fit its size (corrupt?)");
@@ -533,12 +539,8 @@ std::vector<T> Dataset::read_enum_values(const std::vector<int64_t>& shape,
   const size_t width = mem.valid() ? H5Tget_size(mem) : 0;
   const bool is_signed = H5Tget_sign(base) == H5T_SGN_2;
   if (width != 1 && width != 2 && width != 4 && width != 8) fail("unsupported enum width");
-  std::vector<hsize_t> d = dims();
-  bool match = d.size() == shape.size();
-  for (size_t i = 0; match && i < d.size(); ++i) match = shape[i] < 0 || hsize_t(shape[i]) == d[i];
-  if (!match) fail("expected a " + shape_text(shape) + ", found " + shape_text(d));
-  uint64_t n = 1;
-  for (hsize_t x : d) n = x == 0 || n <= (uint64_t(1) << 62) / x ? n * x : uint64_t(1) << 62;
+  uint64_t n = 0;
+  std::vector<hsize_t> d = dims_of_shape(shape, &n);
   file_->check_plausible(*this, n, width);
   file_->check_plausible(*this, n, sizeof(T));
   std::vector<unsigned char> raw(size_t(n) * width);

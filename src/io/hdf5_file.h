@@ -86,6 +86,8 @@ class Dataset : public Object {
   using Object::Object;
 
  private:
+  // dims(), checked against `shape` (-1 = any extent); *n = their product, capped at 2^62.
+  std::vector<hsize_t> dims_of_shape(const std::vector<int64_t>& shape, uint64_t* n) const;
   template <typename T>
   std::vector<T> read_enum_values(const std::vector<int64_t>& shape, std::vector<hsize_t>* dims_out) const;
 };

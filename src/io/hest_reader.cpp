@@ -157,12 +157,7 @@ Section read_hest_section(const ManifestSection& ms) {
   Section s = read_h5ad_section(paths.st, {ms.counts_layer, ms.assume_normalised});
   s.id = ms.id;
   s.patient = meta.patient.empty() ? ms.id : meta.patient;
-  std::array<double, 6> affine = ms.affine.value_or(std::array<double, 6>{1, 0, 0, 0, 1, 0});
-  if (ms.affine)
-    for (auto& p : s.pixel_xy) {
-      double x = p[0], y = p[1];
-      p = {affine[0] * x + affine[1] * y + affine[2], affine[3] * x + affine[4] * y + affine[5]};
-    }
+  const std::array<double, 6> affine = apply_manifest_affine(ms, s.pixel_xy);
   require_pixels_inside(s.spot_ids, s.pixel_xy, size, paths.st.string(), image.string());
   ImageGeometry& g = s.image;
   g.image_path = image.string();

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "io/manifest.h"
 #include "io/slide_image.h"
 
 #include <spdlog/spdlog.h>
@@ -116,6 +117,17 @@ void require_pixels_inside(const std::vector<std::string>& spot_ids,
                                        " (" + std::to_string(size.width) + " x " +
                                        std::to_string(size.height) + " px)");
   }
+}
+
+std::array<double, 6> apply_manifest_affine(const ManifestSection& ms,
+                                            std::vector<std::array<double, 2>>& pixel_xy) {
+  const std::array<double, 6> a = ms.affine.value_or(std::array<double, 6>{1, 0, 0, 0, 1, 0});
+  if (ms.affine)
+    for (auto& p : pixel_xy) {
+      double x = p[0], y = p[1];
+      p = {a[0] * x + a[1] * y + a[2], a[3] * x + a[4] * y + a[5]};
+    }
+  return a;
 }
 
 }  // namespace hiscmcl

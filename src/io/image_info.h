@@ -12,6 +12,8 @@
 
 namespace hiscmcl {
 
+struct ManifestSection;
+
 struct ImageSize {
   int width = 0, height = 0;
   std::optional<double> um_per_px;  // recorded in a whole-slide file's properties, if any
@@ -29,6 +31,11 @@ std::optional<double> choose_um_per_px(std::optional<double> manifest, std::opti
 void require_pixels_inside(const std::vector<std::string>& spot_ids,
                            const std::vector<std::array<double, 2>>& pixel_xy, const ImageSize& size,
                            const std::string& table_file, const std::string& image_file);
+
+// Maps pixel_xy through the section's affine (when it has one); returns the affine (identity
+// when none) for ImageGeometry::affine.
+std::array<double, 6> apply_manifest_affine(const ManifestSection& ms,
+                                            std::vector<std::array<double, 2>>& pixel_xy);
 
 // Pure header parsers over the first bytes of a file; nullopt when not that format or too short.
 std::optional<ImageSize> png_size_from_header(std::string_view head);

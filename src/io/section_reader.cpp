@@ -15,13 +15,7 @@ namespace {
 // An h5ad carries no image geometry of its own: take it from the manifest, map obsm/spatial
 // through the optional affine and check the centres against the image.
 void apply_manifest_geometry(const ManifestSection& ms, Section& s) {
-  std::array<double, 6> affine = ms.affine.value_or(std::array<double, 6>{1, 0, 0, 0, 1, 0});
-  if (ms.affine)
-    for (auto& p : s.pixel_xy) {
-      double x = p[0], y = p[1];
-      p = {affine[0] * x + affine[1] * y + affine[2], affine[3] * x + affine[4] * y + affine[5]};
-    }
-  s.image.affine = affine;
+  s.image.affine = apply_manifest_affine(ms, s.pixel_xy);
   if (ms.spot_diameter_px) s.image.spot_diameter_px = *ms.spot_diameter_px;
   if (ms.um_per_px) s.image.um_per_px = *ms.um_per_px;
   auto it = ms.files.find("image");

@@ -15,6 +15,15 @@ namespace fs = std::filesystem;
 namespace hiscmcl {
 namespace {
 
+// INTER_AREA when shrinking, bilinear when enlarging, the image itself when the size matches.
+cv::Mat resized_to(cv::Mat img, cv::Size out) {
+  if (img.size() == out) return img;
+  cv::Mat resized;
+  int interp = (img.cols > out.width || img.rows > out.height) ? cv::INTER_AREA : cv::INTER_LINEAR;
+  cv::resize(img, resized, out, 0, 0, interp);
+  return resized;
+}
+
 cv::Mat crop_padded(const cv::Mat& img, const cv::Rect& rect) {
   cv::Mat out(rect.size(), CV_8UC3, cv::Scalar(0, 0, 0));
   cv::Rect inside = rect & cv::Rect(0, 0, img.cols, img.rows);
@@ -92,12 +101,7 @@ class OpenSlideImage : public SlideImage {
     double ds = downsamples_[size_t(level)];
     int lw = std::max(1, int(std::lround(rect.width / ds)));
     int lh = std::max(1, int(std::lround(rect.height / ds)));
-    cv::Mat region = read_level(rect.x, rect.y, level, lw, lh);
-    if (region.size() == out) return region;
-    cv::Mat resized;
-    int interp = (lw > out.width || lh > out.height) ? cv::INTER_AREA : cv::INTER_LINEAR;
-    cv::resize(region, resized, out, 0, 0, interp);
-    return resized;
+    return resized_to(read_level(rect.x, rect.y, level, lw, lh), out);
   }
 
   cv::Mat thumbnail(double downsample) const override {
@@ -203,12 +207,7 @@ std::unique_ptr<SlideImage> SlideImage::open(const fs::path& path) {
 }
 
 cv::Mat SlideImage::read_region_resized(const cv::Rect& rect, cv::Size out) const {
-  cv::Mat region = read_region(rect);
-  if (region.size() == out) return region;
-  cv::Mat resized;
-  int interp = (rect.width > out.width || rect.height > out.height) ? cv::INTER_AREA : cv::INTER_LINEAR;
-  cv::resize(region, resized, out, 0, 0, interp);
-  return resized;
+  return resized_to(read_region(rect), out);
 }
 
 int level_for_downsample(const std::vector<double>& level_downsamples, double wanted) {
