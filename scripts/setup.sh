@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libtorch-dev libopenblas0-openmp           # LibTorch; OpenBLAS instead of the 12x slower reference BLAS
+  libgloo-dev                                # the Gloo headers of LibTorch's c10d (torch.distributed on CPUs)
   libopencv-dev libopenslide-dev libhdf5-dev zlib1g-dev
   libfaiss-dev                               # top-k retrieval (src/predict/key_index.h)
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "dist/process_group.h"
 #include "common/log.h"
 #include "pipeline/cross_validation.h"
 #include "pipeline/cv_outputs.h"
@@ -46,12 +47,14 @@ CommandRegistrar reg(
         o->cv.panel.genes_file = o->genes;
         parse_choice(o->split, o->cv.split);  // CLI11 checked the spelling
         CvResult r = run_cross_validation(o->cv);
+        if (!dist::is_main()) return 0;  // rank 0 writes and prints the aggregate
         std::cout << format_metrics_table(r.metrics);
         std::cout << "wall time " << r.metrics["wall_seconds"].get<double>() << " s; report: "
                   << r.report.string() << std::endl;
         return 0;
       };
-    });
+    },
+    /*distributed=*/true);
 
 }  // namespace
 }  // namespace hiscmcl::cli

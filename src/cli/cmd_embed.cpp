@@ -31,13 +31,14 @@ CommandRegistrar reg(
         auto sections = load_store_sections(o->data, o->sections);
         auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
         EmbedStats stats;
-        for (auto& s : sections) embed_section(o->data, s, cfg.encoder, cfg.train.seed, encoder.get(), &stats);
+        embed_sections(o->data, sections, cfg.encoder, cfg.train.seed, encoder.get(), &stats);
         spdlog::info("embed: {} sections, {} crops computed ({:.1f} crops/s), {} levels from cache",
                      sections.size(), stats.crops_computed,
                      stats.seconds > 0 ? stats.crops_computed / stats.seconds : 0.0, stats.levels_cached);
         return 0;
       };
-    });
+    },
+    /*distributed=*/true);
 
 }  // namespace
 }  // namespace hiscmcl::cli

@@ -3,6 +3,7 @@
 #include "common/atomic_output.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "dist/process_group.h"
 #include "predict/retrieval_predictor.h"
 #include "encoders/section_features.h"
 #include "io/dataset_store.h"
@@ -44,10 +45,10 @@ CommandRegistrar reg(
           r = train_end_to_end(ptrs, cfg);
         } else {
           auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
-          std::vector<SectionFeatures> features;
-          for (auto& s : sections) features.push_back(embed_section(o->data, s, cfg.encoder, cfg.train.seed, encoder.get()));
+          auto features = embed_sections(o->data, sections, cfg.encoder, cfg.train.seed, encoder.get());
           r = train_frozen(ptrs, features, cfg);
         }
+        if (!dist::is_main()) return 0;  // every rank holds the same model; rank 0 writes it
         r.bundle.marker_sets = store_marker_sets(o->data);
         AtomicPath out(o->out);
         std::filesystem::create_directories(out.temp());
@@ -60,7 +61,8 @@ CommandRegistrar reg(
                      r.log.back().loss, o->out);
         return 0;
       };
-    });
+    },
+    /*distributed=*/true);
 
 }  // namespace
 }  // namespace hiscmcl::cli

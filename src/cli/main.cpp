@@ -1,6 +1,7 @@
 // hiscmcl: predict spatial gene expression from H&E histology (HisCMCL).
 #include <ATen/Parallel.h>
 #include <opencv2/core.hpp>
+#include <torch/cuda.h>
 
 #include <malloc.h>
 
@@ -16,6 +17,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/thread_pool.h"
+#include "dist/process_group.h"
 
 namespace hiscmcl::cli {
 std::vector<CommandInfo>& command_registry() {
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
 
   int threads = 0;
   bool verbose = false, quiet = false;
+  dist::LaunchFlags launch_flags;
+  const char* kDist = "Distributed (torch.distributed; also RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, Slurm)";
   auto& registry = cli::command_registry();
   std::sort(registry.begin(), registry.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -47,6 +51,12 @@ int main(int argc, char** argv) {
     sub->add_option("--threads", threads, "Worker threads (default: all cores)");
     sub->add_flag("--verbose,-v", verbose, "More log output");
     sub->add_flag("--quiet,-q", quiet, "Only warnings and errors; no progress bars");
+    sub->add_option("--dist-url", launch_flags.url, "Rank 0's rendezvous tcp://host:port (else MASTER_ADDR, MASTER_PORT)")->group(kDist);
+    sub->add_option("--rank", launch_flags.rank, "This process's rank (else RANK or SLURM_PROCID)")->group(kDist);
+    sub->add_option("--world-size", launch_flags.world_size, "Processes in all (else WORLD_SIZE or SLURM_NTASKS)")->group(kDist);
+    sub->add_option("--dist-backend", launch_flags.backend, "auto (NCCL on CUDA, else Gloo) | gloo | nccl")->group(kDist);
+    sub->add_option("--dist-timeout", launch_flags.timeout_s,
+                    "Seconds the ranks wait for one that never joins or stops answering (default 300)")->group(kDist);
     runners.emplace_back(sub, info.setup(*sub));
   }
 
@@ -63,8 +73,28 @@ int main(int argc, char** argv) {
   cv::setNumThreads(n);
 
   try {
-    for (auto& [sub, run] : runners)
-      if (sub->parsed()) return run();
+    for (size_t i = 0; i < runners.size(); ++i) {
+      auto& [sub, run] = runners[i];
+      if (!sub->parsed()) continue;
+      const dist::Launch launch = dist::resolve_launch(launch_flags, dist::process_environment());
+      if (launch.distributed() && !registry[i].distributed) {
+        if (launch.rank != 0) {
+          spdlog::info("rank {} of {}: `{}` runs on rank 0 alone", launch.rank, launch.world_size, registry[i].name);
+          return 0;
+        }
+        spdlog::warn("`{}` does not spread over ranks: rank 0 runs it alone", registry[i].name);
+      } else if (launch.distributed()) {
+        dist::join(launch, torch::cuda::is_available());
+        if (!dist::is_main()) {  // rank 0 alone shows progress; the others only warnings and errors
+          set_log_prefix(fmt::format("[rank {}] ", launch.rank));
+          set_progress_bars(false);
+          if (!verbose) set_verbosity(Verbosity::quiet);
+        }
+      }
+      const int rc = run();
+      if (rc == 0) dist::leave();
+      return rc;
+    }
   } catch (const InputError& e) {
     spdlog::error("{}", e.what());
     return 2;

@@ -5,6 +5,7 @@
 namespace hiscmcl {
 namespace {
 Verbosity g_verbosity = Verbosity::normal;
+bool g_progress = true;
 }
 
 void set_verbosity(Verbosity v) {
@@ -22,5 +23,13 @@ void set_verbosity(Verbosity v) {
 }
 
 Verbosity verbosity() { return g_verbosity; }
+
+void set_log_prefix(const std::string& prefix) {
+  set_verbosity(g_verbosity);  // the logger exists
+  spdlog::default_logger()->set_pattern("%^[%l]%$ " + prefix + "%v");
+}
+
+void set_progress_bars(bool on) { g_progress = on; }
+bool progress_bars() { return g_progress; }
 
 }  // namespace hiscmcl

@@ -12,7 +12,7 @@ ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
   tty_ = ::isatty(STDERR_FILENO);
-  enabled_ = verbosity() != Verbosity::quiet;
+  enabled_ = verbosity() != Verbosity::quiet && progress_bars();
 }
 
 ProgressBar::~ProgressBar() { finish(); }

@@ -8,6 +8,7 @@
 
 #include "common/atomic_output.h"
 #include "common/error.h"
+#include "dist/process_group.h"
 
 namespace hiscmcl {
 namespace {
@@ -327,6 +328,8 @@ torch::Device encoder_device(const std::string& device) {
       throw std::runtime_error("--device " + device +
                                ": no CUDA device available (this LibTorch build is CPU-only or no "
                                "GPU is visible); build against a CUDA LibTorch or use --device cpu");
+    // Several processes on a node: plain "cuda" is each rank's own GPU, cuda:LOCAL_RANK.
+    if (device == "cuda" && dist::local_rank() > 0) return torch::Device(torch::kCUDA, int8_t(dist::local_rank()));
     return torch::Device(device);
   }
   throw std::invalid_argument("unknown device '" + device + "' (valid: cpu, cuda, cuda:N)");

@@ -18,6 +18,7 @@
 #include "common/progress.h"
 #include "common/stage_key.h"
 #include "data/patches.h"
+#include "dist/process_group.h"
 #include "io/npy.h"
 #include "io/slide_image.h"
 
@@ -226,6 +227,29 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
     stats->crops_computed += s.n_spots() * int64_t(todo.size());
     stats->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
+  return out;
+}
+
+std::vector<SectionFeatures> embed_sections(const fs::path& data_dir, const std::vector<PreparedSection>& sections,
+                                            const EncoderConfig& cfg, uint64_t seed, Encoder* encoder,
+                                            EmbedStats* stats) {
+  if (dist::active()) {
+    std::vector<int64_t> spots;
+    for (auto& s : sections) spots.push_back(s.n_spots());
+    const std::vector<int> owner = dist::balanced_owners(spots, dist::world_size());
+    std::string mine;
+    int n_mine = 0;
+    for (size_t i = 0; i < sections.size(); ++i)
+      if (owner[i] == dist::rank()) mine += (n_mine++ ? "," : "") + sections[i].id;
+    spdlog::info("embed: rank {} of {} embeds {} of {} sections ({})", dist::rank(), dist::world_size(), n_mine,
+                 sections.size(), mine);
+    for (size_t i = 0; i < sections.size(); ++i)
+      if (owner[i] == dist::rank()) embed_section(data_dir, sections[i], cfg, seed, encoder, stats);
+    dist::wait_for_all("the sharded embed");
+  }
+  std::vector<SectionFeatures> out;
+  EmbedStats* counted = dist::active() ? nullptr : stats;  // distributed: this rank's own work only
+  for (auto& s : sections) out.push_back(embed_section(data_dir, s, cfg, seed, encoder, counted));
   return out;
 }
 

@@ -54,6 +54,15 @@ SectionFeatures embed_section(const std::filesystem::path& data_dir, const Prepa
                               const EncoderConfig& cfg, uint64_t seed, Encoder* encoder,
                               EmbedStats* stats = nullptr);
 
+// embed_section for every section, in order. Distributed (dist/process_group.h), each rank
+// computes the sections it owns (balanced by spot count, the same split on every rank) into the
+// shared cache, waits for the others, then reads every section back: the cache a single process
+// would write, file for file. The data folder must be on a file system every rank sees.
+std::vector<SectionFeatures> embed_sections(const std::filesystem::path& data_dir,
+                                            const std::vector<PreparedSection>& sections,
+                                            const EncoderConfig& cfg, uint64_t seed, Encoder* encoder,
+                                            EmbedStats* stats = nullptr);
+
 // Features of arbitrary spot centres on an image (prediction on a new slide): no cache.
 // image_file only names the image in messages; the image is decoded once by the caller.
 SectionFeatures embed_spots(const SlideImage& image, const std::string& image_file,

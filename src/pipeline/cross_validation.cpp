@@ -1,10 +1,12 @@
 #include "pipeline/cross_validation.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/atomic_output.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "dist/process_group.h"
 #include "eval/gene_symbols.h"
 #include "io/manifest.h"
 #include "pipeline/cv_outputs.h"
@@ -42,11 +44,47 @@ std::vector<std::string> gene_symbols(const Manifest& manifest, const std::vecto
   return symbols;
 }
 
-std::vector<SectionFeatures> embed_all(const fs::path& store, const std::vector<PreparedSection>& sections,
-                                       const RunConfig& cfg) {
-  std::vector<SectionFeatures> features;
-  for (auto& s : sections) features.push_back(embed_section(store, s, cfg.encoder, cfg.train.seed, nullptr));
-  return features;
+// Distributed, rank 0 prepares (or reuses) the store while the others wait, then they reuse it.
+PreparedStore prepare_once(const PrepareOptions& po, const Manifest& manifest) {
+  if (!dist::is_main()) dist::wait_for_all("prepare");
+  PreparedStore store = prepare_or_reuse(po, manifest);
+  if (dist::is_main()) dist::wait_for_all("prepare");
+  return store;
+}
+
+// Distributed, each rank trains and scores the folds it owns (balanced by held-out spots), alone;
+// then rank 0 reads every fold's finished result back in fold order (their stage records).
+std::vector<FoldOutcome> run_folds(const CvContext& ctx, const std::vector<Fold>& folds) {
+  std::vector<FoldOutcome> outcomes;
+  if (dist::active()) {
+    std::vector<int64_t> spots;
+    for (auto& f : folds) {
+      int64_t n = 0;
+      for (size_t i : f.test) n += ctx.sections[i].n_spots();
+      spots.push_back(n);
+    }
+    const std::vector<int> owner = dist::balanced_owners(spots, dist::world_size());
+    const int me = dist::rank();  // inside the LocalScope below, rank() answers 0
+    int64_t mine = std::count(owner.begin(), owner.end(), me);
+    spdlog::info("cv: rank {} of {} runs {} of {} folds", me, dist::world_size(), mine, folds.size());
+    {
+      dist::LocalScope alone;
+      ProgressBar bar("cv folds (this rank)", mine, "fold");
+      for (size_t f = 0; f < folds.size(); ++f)
+        if (owner[f] == me) run_fold(ctx, folds[f]), bar.advance();
+      bar.finish();
+    }
+    dist::wait_for_all("the cv folds");
+    if (!dist::is_main()) return outcomes;
+  }
+  dist::LocalScope alone;  // rank 0 reads the results back (and would recompute one alone)
+  ProgressBar bar("cv folds", int64_t(folds.size()), "fold");
+  for (auto& fold : folds) {
+    outcomes.push_back(run_fold(ctx, fold));
+    bar.advance();
+  }
+  bar.finish();
+  return outcomes;
 }
 
 }  // namespace
@@ -56,22 +94,19 @@ CvResult run_cross_validation(const CvOptions& opt) {
   RunConfig cfg = opt.run_config ? *opt.run_config : load_run_config(opt.config);
   if (opt.epochs > 0) cfg.train.epochs = opt.epochs;
   fs::create_directories(opt.out);
-  if (int n = remove_stale_temporaries(opt.out)) spdlog::info("cv: removed {} temporary files a killed run left", n);
+  if (dist::is_main())  // the others' temporaries would be in use
+    if (int n = remove_stale_temporaries(opt.out)) spdlog::info("cv: removed {} temporary files a killed run left", n);
   const Manifest manifest = load_manifest(opt.manifest, opt.data_root);
 
-  const PreparedStore store = prepare_or_reuse(store_options(opt, manifest, cfg), manifest);
+  const PreparedStore store = prepare_once(store_options(opt, manifest, cfg), manifest);
   const std::vector<std::string> symbols = gene_symbols(manifest, store.sections.front().genes);
-  const std::vector<SectionFeatures> features = embed_all(opt.out / "data", store.sections, cfg);
+  const std::vector<SectionFeatures> features =
+      embed_sections(opt.out / "data", store.sections, cfg.encoder, cfg.train.seed, nullptr);
 
   const CvContext ctx{cfg, store.sections, features, symbols, store.markers, store.key, opt.out, opt.heatmap_genes};
   const std::vector<Fold> folds = make_folds(store.sections, opt.split);
-  std::vector<FoldOutcome> outcomes;
-  ProgressBar bar("cv folds", int64_t(folds.size()), "fold");
-  for (auto& fold : folds) {
-    outcomes.push_back(run_fold(ctx, fold));
-    bar.advance();
-  }
-  bar.finish();
+  const std::vector<FoldOutcome> outcomes = run_folds(ctx, folds);
+  if (!dist::is_main()) return {};
 
   CvReportInfo info{opt.title.empty() ? "hiscmcl cross-validation: " + manifest.name : opt.title, manifest.name,
                     opt.split, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};

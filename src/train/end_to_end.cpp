@@ -1,5 +1,7 @@
 #include "train/end_to_end.h"
 
+#include "dist/process_group.h"
+
 #include "train/epoch_loop.h"
 
 #include <opencv2/imgproc.hpp>
@@ -147,6 +149,9 @@ void to_device(FeatureTensors& t, const torch::Device& d) {
 
 TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections, const RunConfig& cfg) {
   validate(cfg, "run config");  // a config built in code is held to the same rules as a file
+  if (dist::active())
+    throw InputError("train.mode", "end_to_end training does not run data-parallel yet: launch one process "
+                                   "(frozen training, embed and cv do spread over ranks)");
   const std::string& arch = cfg.encoder.name;
   if (!is_cnn_trunk_name(arch))
     throw InputError("encoder.name", "train.mode = \"end_to_end\" trains a built-in CNN trunk "

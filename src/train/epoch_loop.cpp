@@ -40,6 +40,7 @@ std::vector<EpochLog> run_epoch_loop(torch::optim::Optimizer& opt, const EpochLo
         bar.advance();
       }
       if (s.end_step) s.end_step();
+      if (s.sync_gradients) s.sync_gradients();
       opt.step();
       opt.zero_grad();
     }

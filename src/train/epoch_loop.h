@@ -29,6 +29,7 @@ struct EpochLoopSpec {
   std::function<double()> temperature;                                       // for the log
   std::function<void(const std::vector<torch::Tensor>& step_rows)> begin_step;  // optional
   std::function<void()> end_step;                                            // optional
+  std::function<void()> sync_gradients;  // optional: after end_step, before the step (all-reduce)
   std::optional<at::Generator> shuffle;  // the epochs' shuffles; none: LibTorch's global generator
 };
 

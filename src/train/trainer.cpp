@@ -13,6 +13,8 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "data/normalize.h"
+#include "dist/collectives.h"
+#include "dist/process_group.h"
 
 namespace hiscmcl {
 
@@ -150,6 +152,12 @@ void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
 
 namespace {
 
+// This rank's slice of a global batch (all of it in a single process).
+torch::Tensor my_rows(const torch::Tensor& idx) {
+  auto [begin, end] = dist::slice_of(idx.size(0), dist::rank(), dist::world_size());
+  return idx.slice(0, begin, end);
+}
+
 // One ensemble member of the frozen trainer: its bundle, optimiser and the loop over t.
 struct FrozenMember {
   TrainResult result;
@@ -183,18 +191,36 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
   m.loop.shuffle = at::detail::getDefaultCPUGenerator().clone();
   m.loop.begin_epoch = [&m](int) { m.result.bundle.model->train(); };
   m.loop.temperature = [&m] { return m.result.bundle.model->temperature(); };
+  // Data-parallel (METHOD.md §7.7): each rank embeds its slice of the global batch and gathers the
+  // rest with grad, so every rank computes the loss of the whole batch; a spot branch in batch
+  // context sees the whole batch on every rank (its tokens are all here), as in one process.
   m.loop.batch_loss = [&m, &cfg](const torch::Tensor& idx, int) {
     HisCMCLModel& model = m.result.bundle.model;
-    auto img = model->image_embedding(m.t.image_inputs(idx, cfg.model.fusion), m.step_leaves);
-    auto spot = spot_forward(model, m.t, idx, cfg);
+    const int64_t total = idx.size(0);
+    const torch::Tensor mine = my_rows(idx);
+    auto img = dist::gather_rows_with_grad(
+        mine.size(0) ? model->image_embedding(m.t.image_inputs(mine, cfg.model.fusion), m.step_leaves)
+                     : torch::zeros({0, cfg.model.proj_dim}).requires_grad_(),
+        total);
+    torch::Tensor spot;
+    if (cfg.model.spot_context == SpotContext::spatial)
+      spot = dist::gather_rows_with_grad(mine.size(0) ? spot_forward(model, m.t, mine, cfg)
+                                                      : torch::zeros({0, cfg.model.proj_dim}).requires_grad_(),
+                                         total);
+    else
+      spot = spot_forward(model, m.t, idx, cfg);
     return model->training_loss(spot, img, m.t.expression.index_select(0, idx));
   };
+  if (dist::active())
+    m.loop.sync_gradients = [&m] { dist::average_gradients(m.result.bundle.model->parameters()); };
   if (b.model->image_branch()->shares_token_projections()) {
     // A step's micro-batches project their tokens once, as detached leaves whose gradients are
     // pushed through the projection once at the end of the step: the same gradient as projecting
     // per micro-batch, for a quarter of the work when most rows recur (METHOD.md §7.2).
     m.loop.begin_step = [&m](const std::vector<torch::Tensor>& batches) {
-      auto rows = token_rows(m.t.image_inputs(torch::cat(batches), Fusion::hierarchical));
+      std::vector<torch::Tensor> mine;
+      for (auto& b : batches) mine.push_back(my_rows(b));
+      auto rows = token_rows(m.t.image_inputs(torch::cat(mine), Fusion::hierarchical));
       m.step_tokens = m.result.bundle.model->image_branch()->project_tokens(m.t.spot, rows);
       m.step_leaves = m.step_tokens.detached_leaves();
     };
@@ -236,7 +262,8 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
   // train side by side, the cores split between them; dropout draws from LibTorch's one global
   // generator, so with dropout they train one after another to stay reproducible.
   const int threads = at::get_num_threads();
-  const int at_once = has_dropout(cfg.model) ? 1 : std::max(1, std::min(members, threads));
+  // Distributed, members train one after another: their collectives must not interleave.
+  const int at_once = has_dropout(cfg.model) || dist::active() ? 1 : std::max(1, std::min(members, threads));
   ProgressBar bar(at_once > 1 ? fmt::format("train ({} at once)", at_once) : "train",
                   int64_t(members) * cfg.train.epochs * runs[0].loop.batches, "batch");
   std::vector<std::vector<EpochLog>> logs(members);
