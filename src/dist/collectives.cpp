@@ -1,5 +1,7 @@
 #include "dist/collectives.h"
 
+#include <map>
+
 #include "dist/c10d_world.h"
 #include "dist/launch.h"
 #include "dist/process_group.h"
@@ -109,6 +111,26 @@ torch::Tensor gather_rows(const torch::Tensor& local, int64_t total) {
 torch::Tensor gather_rows_with_grad(const torch::Tensor& local, int64_t total) {
   if (!active()) return local;
   return GatherRowsFn::apply(local, total);
+}
+
+void broadcast_from(const std::vector<torch::Tensor>& tensors, int root) {
+  if (!active() || tensors.empty()) return;
+  torch::NoGradGuard no_grad;
+  std::map<c10::ScalarType, std::vector<torch::Tensor>> by_type;
+  for (const auto& t : tensors) by_type[t.scalar_type()].push_back(t);
+  for (auto& [type, group] : by_type) {
+    std::vector<torch::Tensor> views;
+    for (auto& t : group) views.push_back(t.reshape({-1}));
+    std::vector<torch::Tensor> flat{torch::cat(views)};
+    c10d::BroadcastOptions opt;
+    opt.rootRank = root;
+    finish(launch([&] { return c10d_group().broadcast(flat, opt); }, "a broadcast"), "a broadcast");
+    int64_t at = 0;
+    for (auto& t : group) {
+      t.copy_(flat[0].slice(0, at, at + t.numel()).view_as(t));
+      at += t.numel();
+    }
+  }
 }
 
 torch::Tensor sum_over_ranks(const torch::Tensor& t) {

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <array>
+#include <optional>
 #include <thread>
 
 #include "common/atomic_output.h"
@@ -171,7 +173,8 @@ struct FrozenMember {
 // another, each right after seeding it; each then shuffles with a copy of the generator as its
 // initialisation left it: the same draws as when the members trained one after another on it.
 void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& sections,
-                  const FeatureStats& stats, const FeatureTensors& shared, const RunConfig& cfg) {
+                  const FeatureStats& stats, const FeatureTensors& shared, const RunConfig& cfg,
+                  bool data_parallel) {
   torch::manual_seed(cfg.train.seed);
   ModelBundle& b = m.result.bundle;
   init_bundle(b, sections, cfg);
@@ -211,7 +214,7 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
       spot = spot_forward(model, m.t, idx, cfg);
     return model->training_loss(spot, img, m.t.expression.index_select(0, idx));
   };
-  if (dist::active())
+  if (data_parallel)
     m.loop.sync_gradients = [&m] { dist::average_gradients(m.result.bundle.model->parameters()); };
   if (b.model->image_branch()->shares_token_projections()) {
     // A step's micro-batches project their tokens once, as detached leaves whose gradients are
@@ -235,6 +238,25 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
   }
 }
 
+// Member m as trained on rank `owner`: its parameters, buffers and per-epoch log, to every rank.
+void share_member(FrozenMember& m, int owner, int epochs, std::vector<EpochLog>& log) {
+  HisCMCLModel& model = m.result.bundle.model;
+  std::vector<torch::Tensor> state = model->parameters();
+  for (auto& b : model->buffers()) state.push_back(b);
+  dist::broadcast_from(state, owner);
+  auto values = torch::zeros({epochs, 4}, torch::kFloat64);
+  if (int(log.size()) == epochs)
+    for (int e = 0; e < epochs; ++e)
+      for (int j = 0; j < 4; ++j)
+        values[e][j] = std::array<double, 4>{log[e].loss, log[e].seconds, log[e].spots_per_s, log[e].temperature}[j];
+  dist::broadcast_from({values}, owner);
+  log.resize(size_t(epochs));
+  for (int e = 0; e < epochs; ++e) {
+    auto v = values[e];
+    log[e] = EpochLog{e + 1, v[0].item<double>(), v[1].item<double>(), v[2].item<double>(), v[3].item<double>()};
+  }
+}
+
 bool has_dropout(const ModelConfig& m) {
   return m.input_dropout > 0 || m.fusion_dropout > 0 || m.spot_dropout > 0;
 }
@@ -252,44 +274,62 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
   const int members = cfg.train.ensemble;
   std::vector<RunConfig> member_cfg(members, cfg);
   std::vector<FrozenMember> runs(members);
+  // Distributed with at least as many members as ranks, the members are dealt to the ranks (k to
+  // rank k mod W) and each trains alone: no traffic per step. Fewer members than ranks: each member
+  // trains data-parallel over all ranks (METHOD.md §7.7).
+  const int world = dist::world_size(), me = dist::rank();
+  const bool spread = dist::active() && members >= world;
+  const bool data_parallel = dist::active() && !spread;
+  std::vector<int> mine;
+  for (int k = 0; k < members; ++k)
+    if (!spread || k % world == me) mine.push_back(k);
   for (int k = 0; k < members; ++k) {
     member_cfg[k].train.ensemble = 1;
     member_cfg[k].train.seed = cfg.train.seed + uint64_t(k);
-    build_member(runs[k], sections, stats, shared, member_cfg[k]);
+    build_member(runs[k], sections, stats, shared, member_cfg[k], data_parallel);
   }
 
   // Small matrices use two cores poorly (her2st: 1 thread 10.4 s, 2 threads 7.9 s), so members
   // train side by side, the cores split between them; dropout draws from LibTorch's one global
-  // generator, so with dropout they train one after another to stay reproducible.
+  // generator, so with dropout they train one after another to stay reproducible. Data-parallel,
+  // members train one after another: their collectives must not interleave.
   const int threads = at::get_num_threads();
-  // Distributed, members train one after another: their collectives must not interleave.
-  const int at_once = has_dropout(cfg.model) || dist::active() ? 1 : std::max(1, std::min(members, threads));
+  const int n_mine = int(mine.size());
+  const int at_once = has_dropout(cfg.model) || data_parallel ? 1 : std::max(1, std::min(n_mine, threads));
   ProgressBar bar(at_once > 1 ? fmt::format("train ({} at once)", at_once) : "train",
-                  int64_t(members) * cfg.train.epochs * runs[0].loop.batches, "batch");
+                  int64_t(n_mine) * cfg.train.epochs * runs[0].loop.batches, "batch");
   std::vector<std::vector<EpochLog>> logs(members);
   const auto t_start = std::chrono::steady_clock::now();
-  for (int first = 0; first < members; first += at_once) {
-    const int last = std::min(members, first + at_once);
-    if (last - first == 1) {
-      logs[first] = run_epoch_loop(*runs[first].opt, runs[first].loop, &bar);
-      continue;
+  {
+    std::optional<dist::LocalScope> alone;
+    if (spread) alone.emplace();
+    for (int first = 0; first < n_mine; first += at_once) {
+      const int last = std::min(n_mine, first + at_once);
+      if (last - first == 1) {
+        const int k = mine[size_t(first)];
+        logs[k] = run_epoch_loop(*runs[k].opt, runs[k].loop, &bar);
+        continue;
+      }
+      at::set_num_threads(std::max(1, threads / (last - first)));  // new threads start with this
+      std::vector<std::exception_ptr> errors(last - first);
+      std::vector<std::thread> workers;
+      for (int i = first; i < last; ++i)
+        workers.emplace_back([&, i] {
+          const int k = mine[size_t(i)];
+          try {
+            logs[k] = run_epoch_loop(*runs[k].opt, runs[k].loop, &bar);
+          } catch (...) {
+            errors[i - first] = std::current_exception();
+          }
+        });
+      for (auto& w : workers) w.join();
+      at::set_num_threads(threads);
+      for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
     }
-    at::set_num_threads(std::max(1, threads / (last - first)));  // new threads start with this
-    std::vector<std::exception_ptr> errors(last - first);
-    std::vector<std::thread> workers;
-    for (int k = first; k < last; ++k)
-      workers.emplace_back([&, k] {
-        try {
-          logs[k] = run_epoch_loop(*runs[k].opt, runs[k].loop, &bar);
-        } catch (...) {
-          errors[k - first] = std::current_exception();
-        }
-      });
-    for (auto& w : workers) w.join();
-    at::set_num_threads(threads);
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
   }
+  if (spread)  // every rank ends with every member: weights and loss curve from the rank that trained it
+    for (int k = 0; k < members; ++k) share_member(runs[k], k % world, cfg.train.epochs, logs[k]);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
   // The log: the members' mean loss; an epoch's seconds and spots/s are for all members together
@@ -299,7 +339,7 @@ TrainResult train_frozen(const std::vector<const PreparedSection*>& sections,
     double loss = 0, secs = 0, spots = 0;
     for (int k = 0; k < members; ++k) {
       loss += logs[k][e].loss;
-      secs = at_once > 1 ? std::max(secs, logs[k][e].seconds) : secs + logs[k][e].seconds;
+      secs = at_once > 1 || spread ? std::max(secs, logs[k][e].seconds) : secs + logs[k][e].seconds;
       spots += logs[k][e].spots_per_s * logs[k][e].seconds;
     }
     log[e].loss = loss / members;

@@ -259,6 +259,23 @@ TEST(Distributed, TrainBatchContextMatchesOneProcess) {
                        "model.regression_head = true\n");
 }
 
+TEST(Distributed, EnsembleMembersSpreadOverRanksGiveTheSameFiles) {
+  // Two members on two ranks: each rank trains one alone and they swap weights; one process
+  // trains both side by side, one thread each. Same arithmetic, so the same bytes.
+  TempDir tmp;
+  const std::string cfg = write_config(tmp, "train.epochs = 3\ntrain.batch_size = 64\ntrain.ensemble = 2\n");
+  const std::string args = "train --data '" + dist_store().string() + "' --config '" + cfg + "'";
+  auto one = run_command(bin() + " " + args + " --quiet --threads 2 --out '" + (tmp / "one").string() + "'");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  auto two = run_two(args + " --out '" + (tmp / "two").string() + "'", tmp);
+  ASSERT_EQ(two.code[0], 0) << two.log[0] << two.log[1];
+  ASSERT_EQ(two.code[1], 0) << two.log[1];
+  for (const char* f : {"model.pt", "tensors.pt", "member_1/model.pt", "member_1/tensors.pt"})
+    EXPECT_EQ(read_text_file(tmp / "one" / f), read_text_file(tmp / "two" / f)) << f << " differs";
+  auto l1 = losses(tmp / "one" / "train_log.csv"), l2 = losses(tmp / "two" / "train_log.csv");
+  EXPECT_EQ(l1, l2);
+}
+
 TEST(Distributed, ShardedEmbedWritesTheSameCache) {
   TempDir tmp;
   fs::copy(dist_store(), tmp / "a", fs::copy_options::recursive);
