@@ -24,8 +24,12 @@ SpotSelfAttentionImpl::SpotSelfAttentionImpl(int64_t dim, int64_t heads, int64_t
   dropout_ = register_module("dropout", torch::nn::Dropout(dropout));
 }
 
-torch::Tensor SpotSelfAttentionImpl::forward(const torch::Tensor& x) {
+torch::Tensor SpotSelfAttentionImpl::forward(const torch::Tensor& x, const SequenceGather& gather) {
   auto qkv = qkv_(x).chunk(3, -1);
+  if (gather) {  // keys and values of every piece; queries stay this piece's
+    auto kv = gather(torch::cat({qkv[1], qkv[2]}, -1)).chunk(2, -1);
+    qkv[1] = kv[0], qkv[2] = kv[1];
+  }
   auto q = split_heads(qkv[0], heads_), k = split_heads(qkv[1], heads_), v = split_heads(qkv[2], heads_);
   auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim_)), -1);
   return dropout_(out_(merge_heads(torch::matmul(attn, v))));
@@ -42,8 +46,8 @@ SpotTransformerBlockImpl::SpotTransformerBlockImpl(int64_t dim, int64_t heads, i
   drop2_ = register_module("drop2", torch::nn::Dropout(dropout));
 }
 
-torch::Tensor SpotTransformerBlockImpl::forward(torch::Tensor x) {
-  x = x + attn_(norm1_(x));
+torch::Tensor SpotTransformerBlockImpl::forward(torch::Tensor x, const SequenceGather& gather) {
+  x = x + attn_(norm1_(x), gather);
   x = x + drop2_(ff2_(drop1_(torch::gelu(ff1_(norm2_(x))))));
   return x;
 }

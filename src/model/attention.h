@@ -9,12 +9,20 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
+
 namespace hiscmcl {
+
+// Rows of a sequence held in pieces (one piece a process, torch.distributed): [N, l, D] of this
+// piece -> [N, L, D] of the whole sequence, differentiable. Empty: the sequence is all here.
+using SequenceGather = std::function<torch::Tensor(const torch::Tensor&)>;
 
 class SpotSelfAttentionImpl : public torch::nn::Module {
  public:
   SpotSelfAttentionImpl(int64_t dim, int64_t heads, int64_t head_dim, double dropout);
-  torch::Tensor forward(const torch::Tensor& x);  // [N, L, dim]
+  // x [N, L, dim]. With gather, x holds this piece's rows: their queries attend over the keys and
+  // values of the whole gathered sequence (the same result rows as attending in one piece).
+  torch::Tensor forward(const torch::Tensor& x, const SequenceGather& gather = {});
 
  private:
   int64_t heads_, head_dim_;
@@ -26,7 +34,7 @@ TORCH_MODULE(SpotSelfAttention);
 class SpotTransformerBlockImpl : public torch::nn::Module {
  public:
   SpotTransformerBlockImpl(int64_t dim, int64_t heads, int64_t head_dim, double dropout);
-  torch::Tensor forward(torch::Tensor x);  // [N, L, dim]
+  torch::Tensor forward(torch::Tensor x, const SequenceGather& gather = {});  // [N, L, dim]
 
  private:
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};

@@ -26,8 +26,9 @@ class HisCMCLModelImpl : public torch::nn::Module {
   }
   ImageBranch& image_branch() { return image_; }
   // expr [N, L, G], xy [N, L, 2] -> [N, L, P]
-  torch::Tensor spot_embedding(const torch::Tensor& expr, const torch::Tensor& xy) {
-    return spot_->forward(expr, xy);
+  torch::Tensor spot_embedding(const torch::Tensor& expr, const torch::Tensor& xy,
+                               const SequenceGather& gather = {}) {
+    return spot_->forward(expr, xy, gather);
   }
   torch::Tensor loss(const torch::Tensor& spot_emb, const torch::Tensor& image_emb);
   double temperature() const { return 1.0 / log_inv_temperature_.exp().item<double>(); }

@@ -15,13 +15,14 @@ SpotBranchImpl::SpotBranchImpl(int64_t n_genes, int64_t max_x, int64_t max_y, co
   head_ = register_module("head", ProjectionHead(n_genes, cfg.proj_dim));
 }
 
-torch::Tensor SpotBranchImpl::forward(const torch::Tensor& expr, const torch::Tensor& xy) {
+torch::Tensor SpotBranchImpl::forward(const torch::Tensor& expr, const torch::Tensor& xy,
+                                     const SequenceGather& gather) {
   auto u = expr;
   if (use_position_) {
     auto x = xy.select(-1, 0).clamp(0, max_x_), y = xy.select(-1, 1).clamp(0, max_y_);
     u = u + ex_(x) + ey_(y);
   }
-  for (auto& block : *blocks_) u = block->as<SpotTransformerBlock>()->forward(u);
+  for (auto& block : *blocks_) u = block->as<SpotTransformerBlock>()->forward(u, gather);
   return head_(u);
 }
 

@@ -16,8 +16,9 @@ namespace hiscmcl {
 class SpotBranchImpl : public torch::nn::Module {
  public:
   SpotBranchImpl(int64_t n_genes, int64_t max_x, int64_t max_y, const ModelConfig& cfg);
-  // expr [N, L, G] float; xy [N, L, 2] int64 array coordinates. Returns [N, L, P].
-  torch::Tensor forward(const torch::Tensor& expr, const torch::Tensor& xy);
+  // expr [N, L, G] float; xy [N, L, 2] int64 array coordinates. Returns [N, L, P]. With gather,
+  // expr and xy are this process's piece of the sequence (SequenceGather) and so is the result.
+  torch::Tensor forward(const torch::Tensor& expr, const torch::Tensor& xy, const SequenceGather& gather = {});
 
  private:
   bool use_position_;

@@ -21,7 +21,7 @@
 namespace hiscmcl {
 
 torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const torch::Tensor& idx,
-                           const RunConfig& cfg) {
+                           const RunConfig& cfg, int64_t global_batch) {
   if (cfg.model.spot_context == SpotContext::spatial) {
     auto ctx = t.context.index_select(0, idx);  // [B, K]
     auto flat = ctx.flatten();
@@ -31,7 +31,12 @@ torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const t
   }
   auto expr = t.expression.index_select(0, idx).unsqueeze(0);
   auto xy = t.xy.index_select(0, idx).unsqueeze(0);
-  return model->spot_embedding(expr, xy).squeeze(0);
+  SequenceGather gather;
+  if (global_batch > 0 && dist::active())  // [1, b, D] of this rank -> [1, B, D]
+    gather = [global_batch](const torch::Tensor& x) {
+      return dist::gather_rows_with_grad(x.squeeze(0), global_batch).unsqueeze(0);
+    };
+  return model->spot_embedding(expr, xy, gather).squeeze(0);
 }
 
 namespace {
@@ -154,8 +159,10 @@ void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
 
 namespace {
 
-// This rank's slice of a global batch (all of it in a single process).
+// This rank's slice of a global batch: all of it in a single process, and when the batch has fewer
+// rows than there are ranks (then every rank computes the whole batch, the same gradient).
 torch::Tensor my_rows(const torch::Tensor& idx) {
+  if (idx.size(0) < dist::world_size()) return idx;
   auto [begin, end] = dist::slice_of(idx.size(0), dist::rank(), dist::world_size());
   return idx.slice(0, begin, end);
 }
@@ -195,23 +202,16 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
   m.loop.begin_epoch = [&m](int) { m.result.bundle.model->train(); };
   m.loop.temperature = [&m] { return m.result.bundle.model->temperature(); };
   // Data-parallel (METHOD.md §7.7): each rank embeds its slice of the global batch and gathers the
-  // rest with grad, so every rank computes the loss of the whole batch; a spot branch in batch
-  // context sees the whole batch on every rank (its tokens are all here), as in one process.
+  // rest with grad, so every rank computes the loss of the whole batch; in batch context the
+  // slice's spots attend over the keys and values of the whole batch, gathered at every layer.
   m.loop.batch_loss = [&m, &cfg](const torch::Tensor& idx, int) {
     HisCMCLModel& model = m.result.bundle.model;
     const int64_t total = idx.size(0);
     const torch::Tensor mine = my_rows(idx);
-    auto img = dist::gather_rows_with_grad(
-        mine.size(0) ? model->image_embedding(m.t.image_inputs(mine, cfg.model.fusion), m.step_leaves)
-                     : torch::zeros({0, cfg.model.proj_dim}).requires_grad_(),
-        total);
-    torch::Tensor spot;
-    if (cfg.model.spot_context == SpotContext::spatial)
-      spot = dist::gather_rows_with_grad(mine.size(0) ? spot_forward(model, m.t, mine, cfg)
-                                                      : torch::zeros({0, cfg.model.proj_dim}).requires_grad_(),
-                                         total);
-    else
-      spot = spot_forward(model, m.t, idx, cfg);
+    const bool split = mine.size(0) < total;
+    auto gather = [&](const torch::Tensor& x) { return split ? dist::gather_rows_with_grad(x, total) : x; };
+    auto img = gather(model->image_embedding(m.t.image_inputs(mine, cfg.model.fusion), m.step_leaves));
+    auto spot = gather(spot_forward(model, m.t, mine, cfg, split ? total : 0));
     return model->training_loss(spot, img, m.t.expression.index_select(0, idx));
   };
   if (data_parallel)

@@ -41,8 +41,10 @@ void set_model_shape(ModelBundle& b, const FeatureTensors& t, int64_t feature_di
 void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
                         const std::vector<const PreparedSection*>& sections);
 // Spot-branch embeddings of the rows idx in the configured spot context (training forward).
+// global_batch > 0 (batch context, distributed): idx is this rank's slice of a global batch of that
+// many rows, whose other slices the other ranks pass at the same time.
 torch::Tensor spot_forward(HisCMCLModel& model, const FeatureTensors& t, const torch::Tensor& idx,
-                           const RunConfig& cfg);
+                           const RunConfig& cfg, int64_t global_batch = 0);
 
 void write_train_log(const std::filesystem::path& path, const std::vector<EpochLog>& log);
 
