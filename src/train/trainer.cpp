@@ -220,18 +220,28 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
     // A step's micro-batches project their tokens once, as detached leaves whose gradients are
     // pushed through the projection once at the end of the step: the same gradient as projecting
     // per micro-batch, for a quarter of the work when most rows recur (METHOD.md §7.2).
-    m.loop.begin_step = [&m](const std::vector<torch::Tensor>& batches) {
-      std::vector<torch::Tensor> mine;
-      for (auto& b : batches) mine.push_back(my_rows(b));
-      auto rows = token_rows(m.t.image_inputs(torch::cat(mine), Fusion::hierarchical));
-      m.step_tokens = m.result.bundle.model->image_branch()->project_tokens(m.t.spot, rows);
+    // Data-parallel, the rows of the whole step are projected in slices, one per rank, and
+    // gathered with grad: the projection is split as the batches are.
+    m.loop.begin_step = [&m, data_parallel](const std::vector<torch::Tensor>& batches) {
+      auto branch = m.result.bundle.model->image_branch();
+      auto rows = token_rows(m.t.image_inputs(torch::cat(batches), Fusion::hierarchical));
+      const int64_t u = rows.size(0);
+      if (!data_parallel || u < dist::world_size()) {
+        m.step_tokens = branch->project_tokens(m.t.spot, rows);
+      } else {
+        auto [begin, end] = dist::slice_of(u, dist::rank(), dist::world_size());
+        auto part = branch->project_tokens(m.t.spot, rows.slice(0, begin, end));
+        auto all = [u](const torch::Tensor& x) { return dist::gather_rows_with_grad(x, u); };
+        m.step_tokens = {rows, all(part.token), all(part.k_neigh), all(part.v_neigh), all(part.k_glob), all(part.v_glob)};
+      }
       m.step_leaves = m.step_tokens.detached_leaves();
     };
-    m.loop.end_step = [&m] {
+    m.loop.end_step = [&m, data_parallel] {
       std::vector<torch::Tensor> outputs, grads;
       auto out = m.step_tokens.tensors(), leaves = m.step_leaves.tensors();
       for (size_t i = 0; i < out.size(); ++i)
         if (leaves[i].grad().defined()) outputs.push_back(out[i]), grads.push_back(leaves[i].grad());
+        else if (data_parallel) outputs.push_back(out[i]), grads.push_back(torch::zeros_like(out[i]));  // same collectives on every rank
       if (!outputs.empty()) torch::autograd::backward(outputs, grads);
       m.step_tokens = {}, m.step_leaves = {};
     };
