@@ -1,7 +1,6 @@
 // hiscmcl: predict spatial gene expression from H&E histology (HisCMCL).
 #include <ATen/Parallel.h>
 #include <opencv2/core.hpp>
-#include <torch/cuda.h>
 
 #include <malloc.h>
 
@@ -54,7 +53,7 @@ int main(int argc, char** argv) {
     sub->add_option("--dist-url", launch_flags.url, "Rank 0's rendezvous tcp://host:port (else MASTER_ADDR, MASTER_PORT)")->group(kDist);
     sub->add_option("--rank", launch_flags.rank, "This process's rank (else RANK or SLURM_PROCID)")->group(kDist);
     sub->add_option("--world-size", launch_flags.world_size, "Processes in all (else WORLD_SIZE or SLURM_NTASKS)")->group(kDist);
-    sub->add_option("--dist-backend", launch_flags.backend, "auto (NCCL on CUDA, else Gloo) | gloo | nccl")->group(kDist);
+    sub->add_option("--dist-backend", launch_flags.backend, "auto (Gloo: every collective carries CPU tensors today) | gloo | nccl")->group(kDist);
     sub->add_option("--dist-timeout", launch_flags.timeout_s,
                     "Seconds the ranks wait for one that never joins or stops answering (default 300)")->group(kDist);
     runners.emplace_back(sub, info.setup(*sub));
@@ -84,7 +83,9 @@ int main(int argc, char** argv) {
         }
         spdlog::warn("`{}` does not spread over ranks: rank 0 runs it alone", registry[i].name);
       } else if (launch.distributed()) {
-        dist::join(launch, torch::cuda::is_available());
+        // Every collective today carries CPU tensors (frozen training runs on the CPU; the embed
+        // only waits), so automatic is Gloo; NCCL is for CUDA tensors (--dist-backend nccl).
+        dist::join(launch, /*on_cuda=*/false);
         if (!dist::is_main()) {  // rank 0 alone shows progress; the others only warnings and errors
           set_log_prefix(fmt::format("[rank {}] ", launch.rank));
           set_progress_bars(false);

@@ -1,6 +1,6 @@
 // The process group of a distributed run (torch.distributed's c10d): joined once at start-up when
 // a launch names a world of more than one, left at exit. Rank 0 hosts the rendezvous (a c10d
-// TCPStore); the collectives run over Gloo on CPUs and NCCL on CUDA (collectives.h). Every rank
+// TCPStore); the collectives run over Gloo for CPU tensors and NCCL for CUDA ones (collectives.h). Every rank
 // also beats a heartbeat into the store once a second, so a rank that died is named: by the
 // waits here, and in the message that replaces a failed collective's.
 // Without a launch every query answers as a single process (rank 0 of 1) and nothing is joined.
