@@ -24,7 +24,7 @@ CommandRegistrar reg(
       spots->excludes(grid);
       cmd.add_option("--out", o->out, "Output folder")->required();
       cmd.add_option("--spot-diameter-px", o->p.spot_diameter_px, "Spot diameter in this image's pixels");
-      cmd.add_option("--um-per-px", o->p.um_per_px, "This image's resolution (scales the training spot size)");
+      cmd.add_option("--um-per-px", o->p.um_per_px, "This image's resolution (scales the training spot size; default: the slide's own, when it records one)");
       cmd.add_option("--grid-pitch", o->p.grid_pitch, "Grid pitch in spot diameters (default 2, the ST array)");
       cmd.add_option("--genes", o->p.genes, "Comma list of genes to draw (default: the model's markers and their set scores, else the 4 highest mean)")
           ->delimiter(',');

@@ -15,6 +15,9 @@ namespace fs = std::filesystem;
 namespace hiscmcl {
 namespace {
 
+// Microscope slides and their downsampled copies: 0.05 um/px (a 200x scan) to 50 um/px.
+constexpr double kMinPlausibleUmPerPx = 0.05, kMaxPlausibleUmPerPx = 50;
+
 // INTER_AREA when shrinking, bilinear when enlarging, the image itself when the size matches.
 cv::Mat resized_to(cv::Mat img, cv::Size out) {
   if (img.size() == out) return img;
@@ -142,10 +145,14 @@ class OpenSlideImage : public SlideImage {
     if (x && y) return 0.5 * (*x + *y);
     if (x || y) return x ? x : y;
     // OpenSlide 3.4 gives a generic TIFF no mpp; its resolution tag counts when in centimetres
-    // (pixels per inch is usually a 72-dpi placeholder written by image libraries).
+    // and plausible for a microscope. Pixels per inch, and vips' 72-dpi default written in
+    // centimetres (28.35 px/cm: 353 um/px), are placeholders of image libraries.
     const char* unit = openslide_get_property_value(osr_, "tiff.ResolutionUnit");
     if (unit && std::string(unit) == "centimeter")
-      if (auto px_per_cm = number("tiff.XResolution")) return 1e4 / *px_per_cm;
+      if (auto px_per_cm = number("tiff.XResolution")) {
+        const double um = 1e4 / *px_per_cm;
+        if (um >= kMinPlausibleUmPerPx && um <= kMaxPlausibleUmPerPx) return um;
+      }
     return std::nullopt;
   }
 

@@ -1,5 +1,6 @@
 #include "predict/slide_prediction.h"
 
+#include <optional>
 #include <algorithm>
 #include <iomanip>
 #include <numeric>
@@ -77,9 +78,17 @@ std::vector<ObsColumn> marker_set_scores(const ModelBundle& bundle, const Matrix
   return out;
 }
 
-double spot_diameter(const SlidePredictionOptions& opt, const ModelBundle& bundle) {
+// The training spot size on this image: --spot-diameter-px; else scaled by the resolutions of
+// the training images and this one (--um-per-px, else the slide's own); else as trained.
+double spot_diameter(const SlidePredictionOptions& opt, const ModelBundle& bundle, std::optional<double> slide_um) {
   if (opt.spot_diameter_px > 0) return opt.spot_diameter_px;
-  if (opt.um_per_px > 0 && bundle.um_per_px > 0) return bundle.spot_diameter_px * bundle.um_per_px / opt.um_per_px;
+  const double um = opt.um_per_px > 0 ? opt.um_per_px : slide_um.value_or(0);
+  if (um > 0 && bundle.um_per_px > 0) {
+    if (opt.um_per_px <= 0)
+      spdlog::info("predict: {} records {:.4g} um/px (training images: {:.4g}); --um-per-px overrides",
+                   opt.image.string(), um, bundle.um_per_px);
+    return bundle.spot_diameter_px * bundle.um_per_px / um;
+  }
   return bundle.spot_diameter_px;
 }
 
@@ -92,8 +101,8 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
     spdlog::warn("{}: predict.predictor = \"stacked\" is evaluated by cv, and a model folder does not carry the "
                  "ridge half yet: this slide is predicted by retrieval alone", opt.model.string());
   std::vector<int64_t> chosen = genes_to_draw(opt, bundle);
-  const double diam = spot_diameter(opt, bundle);
   auto image = SlideImage::open(opt.image);
+  const double diam = spot_diameter(opt, bundle, image->um_per_px());
   QuerySpots q = opt.grid ? tissue_grid(*image, diam, opt.grid_pitch * diam) : read_query_spots(opt.spots);
   if (q.ids.empty()) throw InputError(opt.image.string(), "no tissue found for the spot grid");
   spdlog::info("predict: {} spots ({}), spot diameter {:.1f} px", q.ids.size(), q.format, diam);

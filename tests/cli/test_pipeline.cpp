@@ -184,6 +184,24 @@ TEST(Pipeline, CvOnSyntheticSectionsThenPredict) {
     ASSERT_EQ(pt.exit_code, 0) << pt.output;
     EXPECT_EQ(hiscmcl::read_text_file(tmp / "pt" / "prediction.csv"),
               hiscmcl::read_text_file(tmp / "p0" / "prediction.csv"));
+    // vips wrote its 72-dpi placeholder resolution (353 um/px), which predict ignored above. A
+    // slide that records 1 um/px (the training images: 2) gets spots twice as wide in pixels.
+    fs::path tif1 = tmp / "S1_1um.tif";
+    v = run_command("vips tiffsave '" + image.string() + "' '" + tif1.string() +
+                    "' --tile --pyramid --compression deflate --resunit cm --xres 1000 --yres 1000");
+    ASSERT_EQ(v.exit_code, 0) << v.output;
+    auto diameter = [&](const std::string& extra, const std::string& out) {
+      auto r = run_hiscmcl("predict --model '" + model.string() + "' --image '" + tif1.string() + "' --spots '" +
+                           (syn / "S1_spots.tsv").string() + "' --regions 0 --out '" + (tmp / out).string() + "' " + extra);
+      EXPECT_EQ(r.exit_code, 0) << r.output;
+      auto at = r.output.find("spot diameter ");
+      EXPECT_NE(at, std::string::npos) << r.output;
+      return std::make_pair(at == std::string::npos ? 0.0 : std::stod(r.output.substr(at + 14)), r.output);
+    };
+    auto [trained, log_trained] = diameter("--um-per-px 2", "p_2um");
+    auto [scaled, log_scaled] = diameter("", "p_slide");
+    EXPECT_NE(log_scaled.find("records 1 um/px (training images: 2)"), std::string::npos) << log_scaled;
+    EXPECT_NEAR(scaled, 2 * trained, 0.1) << log_trained << log_scaled;
   } else {
     ADD_FAILURE() << "vips (libvips-tools, scripts/setup.sh) is absent: the pyramidal TIFF check did not run";
   }
