@@ -1,5 +1,6 @@
 #include "dist/collectives.h"
 
+#include <algorithm>
 #include <map>
 
 #include "dist/c10d_world.h"
@@ -85,27 +86,32 @@ void average_gradients(const std::vector<torch::Tensor>& params) {
   }
 }
 
-torch::Tensor gather_rows(const torch::Tensor& local, int64_t total) {
+torch::Tensor gather_rows(const torch::Tensor& local, const std::vector<int64_t>& counts) {
   if (!active()) return local;
   const int world = world_size();
-  const int64_t most = slice_of(total, 0, world).second;  // slice 0 is never smaller
-  auto [begin, end] = slice_of(total, rank(), world);
-  TORCH_CHECK(local.size(0) == end - begin, "gather_rows: rank ", rank(), " passed ", local.size(0),
-              " rows, its slice has ", end - begin);
+  TORCH_CHECK(int(counts.size()) == world && local.size(0) == counts[size_t(rank())], "gather_rows: rank ", rank(),
+              " passed ", local.size(0), " rows against its count");
   std::vector<int64_t> shape = local.sizes().vec();
-  shape[0] = most;
+  shape[0] = std::max<int64_t>(1, *std::max_element(counts.begin(), counts.end()));
   torch::Tensor padded = torch::zeros(shape, local.options());
   padded.slice(0, 0, local.size(0)).copy_(local);
   std::vector<std::vector<torch::Tensor>> out(1);
   for (int r = 0; r < world; ++r) out[0].push_back(torch::empty(shape, local.options()));
   std::vector<torch::Tensor> in{padded};
-  finish(launch([&] { return c10d_group().allgather(out, in); }, "gathering a batch's rows"), "gathering a batch's rows");
+  finish(launch([&] { return c10d_group().allgather(out, in); }, "gathering rows"), "gathering rows");
   std::vector<torch::Tensor> parts;
-  for (int r = 0; r < world; ++r) {
-    auto [b, e] = slice_of(total, r, world);
-    parts.push_back(out[0][size_t(r)].slice(0, 0, e - b));
-  }
+  for (int r = 0; r < world; ++r) parts.push_back(out[0][size_t(r)].slice(0, 0, counts[size_t(r)]));
   return torch::cat(parts, 0);
+}
+
+torch::Tensor gather_rows(const torch::Tensor& local, int64_t total) {
+  if (!active()) return local;
+  std::vector<int64_t> counts;
+  for (int r = 0; r < world_size(); ++r) {
+    auto [b, e] = slice_of(total, r, world_size());
+    counts.push_back(e - b);
+  }
+  return gather_rows(local, counts);
 }
 
 torch::Tensor gather_rows_with_grad(const torch::Tensor& local, int64_t total) {

@@ -17,6 +17,8 @@ void average_gradients(const std::vector<torch::Tensor>& params);
 // the backward all-reduces the incoming gradient (every rank computes the same loss from the
 // gathered rows) and hands each rank the rows of its own slice.
 torch::Tensor gather_rows(const torch::Tensor& local, int64_t total);
+// Rank r passes counts[r] rows (any split); every rank gets them all, in rank order. No grad.
+torch::Tensor gather_rows(const torch::Tensor& local, const std::vector<int64_t>& counts);
 torch::Tensor gather_rows_with_grad(const torch::Tensor& local, int64_t total);
 
 // Overwrites every tensor with root's values (one flat broadcast per dtype; a no-op alone).

@@ -90,12 +90,23 @@ torch::Tensor spot_embeddings(HisCMCLModel& model, const FeatureTensors& t, cons
 torch::Tensor image_embeddings(HisCMCLModel& model, const FeatureTensors& t, const RunConfig& cfg) {
   torch::NoGradGuard no_grad;
   model->eval();
+  // Chunks of 256 rows; distributed, each rank embeds a contiguous run of chunks and they are
+  // gathered: the same chunks, so the same values, as one process.
+  constexpr int64_t kChunk = 256;
+  const int64_t chunks = (t.size() + kChunk - 1) / kChunk;
+  std::vector<int64_t> counts;
+  for (int r = 0; r < dist::world_size(); ++r) {
+    auto [cb, ce] = dist::slice_of(chunks, r, dist::world_size());
+    counts.push_back(std::min(t.size(), ce * kChunk) - std::min(t.size(), cb * kChunk));
+  }
+  auto [cb, ce] = dist::slice_of(chunks, dist::rank(), dist::world_size());
   std::vector<torch::Tensor> parts;
-  for (int64_t i = 0; i < t.size(); i += 256) {
-    auto idx = torch::arange(i, std::min(t.size(), i + 256), torch::kInt64);
+  for (int64_t i = cb * kChunk; i < std::min(t.size(), ce * kChunk); i += kChunk) {
+    auto idx = torch::arange(i, std::min(t.size(), i + kChunk), torch::kInt64);
     parts.push_back(model->image_embedding(t.image_inputs(idx, cfg.model.fusion)));
   }
-  return torch::cat(parts, 0);
+  torch::Tensor mine = parts.empty() ? torch::zeros({0, cfg.model.proj_dim}) : torch::cat(parts, 0);
+  return dist::gather_rows(mine, counts);
 }
 
 void init_bundle(ModelBundle& b, const std::vector<const PreparedSection*>& sections,

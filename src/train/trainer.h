@@ -52,7 +52,7 @@ void write_train_log(const std::filesystem::path& path, const std::vector<EpochL
 // batch context: chunks of cfg.predict.key_chunk over the concatenated order (compat) or within
 // each section (per_section); spatial context: each spot with its neighbours.
 torch::Tensor spot_embeddings(HisCMCLModel& model, const FeatureTensors& t, const RunConfig& cfg);
-// Image-branch embeddings of every row of t.
+// Image-branch embeddings of every row of t. Distributed, split over the ranks: every rank calls it.
 torch::Tensor image_embeddings(HisCMCLModel& model, const FeatureTensors& t, const RunConfig& cfg);
 
 }  // namespace hiscmcl
