@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "dist/c10d_world.h"
 #include "dist/launch.h"
@@ -27,9 +28,15 @@ c10::intrusive_ptr<c10d::Work> launch(Fn&& fn, const char* what) {
   }
 }
 
+// Starts a collective and waits for it.
+template <class Fn>
+void complete(Fn&& fn, const char* what) {
+  finish(launch(std::forward<Fn>(fn), what), what);
+}
+
 void all_reduce_sum_(torch::Tensor& t, const char* what) {
   std::vector<torch::Tensor> v{t};
-  finish(launch([&] { return c10d_group().allreduce(v); }, what), what);
+  complete([&] { return c10d_group().allreduce(v); }, what);
 }
 
 class GatherRowsFn : public torch::autograd::Function<GatherRowsFn> {
@@ -98,7 +105,7 @@ torch::Tensor gather_rows(const torch::Tensor& local, const std::vector<int64_t>
   std::vector<std::vector<torch::Tensor>> out(1);
   for (int r = 0; r < world; ++r) out[0].push_back(torch::empty(shape, local.options()));
   std::vector<torch::Tensor> in{padded};
-  finish(launch([&] { return c10d_group().allgather(out, in); }, "gathering rows"), "gathering rows");
+  complete([&] { return c10d_group().allgather(out, in); }, "gathering rows");
   std::vector<torch::Tensor> parts;
   for (int r = 0; r < world; ++r) parts.push_back(out[0][size_t(r)].slice(0, 0, counts[size_t(r)]));
   return torch::cat(parts, 0);
@@ -130,7 +137,7 @@ void broadcast_from(const std::vector<torch::Tensor>& tensors, int root) {
     std::vector<torch::Tensor> flat{torch::cat(views)};
     c10d::BroadcastOptions opt;
     opt.rootRank = root;
-    finish(launch([&] { return c10d_group().broadcast(flat, opt); }, "a broadcast"), "a broadcast");
+    complete([&] { return c10d_group().broadcast(flat, opt); }, "a broadcast");
     int64_t at = 0;
     for (auto& t : group) {
       t.copy_(flat[0].slice(0, at, at + t.numel()).view_as(t));
@@ -139,11 +146,5 @@ void broadcast_from(const std::vector<torch::Tensor>& tensors, int root) {
   }
 }
 
-torch::Tensor sum_over_ranks(const torch::Tensor& t) {
-  if (!active()) return t;
-  torch::Tensor s = t.contiguous().clone();
-  all_reduce_sum_(s, "a sum over ranks");
-  return s;
-}
 
 }  // namespace hiscmcl::dist

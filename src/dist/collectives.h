@@ -24,7 +24,4 @@ torch::Tensor gather_rows_with_grad(const torch::Tensor& local, int64_t total);
 // Overwrites every tensor with root's values (one flat broadcast per dtype; a no-op alone).
 void broadcast_from(const std::vector<torch::Tensor>& tensors, int root);
 
-// The elementwise sum over ranks (a copy; the tensor itself in a single process).
-torch::Tensor sum_over_ranks(const torch::Tensor& t);
-
 }  // namespace hiscmcl::dist

@@ -28,6 +28,21 @@ uint16_t parse_port(const std::string& text, const std::string& name) {
   return uint16_t(p);
 }
 
+// The launchers that announce a world through the environment, in the order they are trusted.
+struct EnvLauncher {
+  const char *world, *rank, *local_rank, *source;
+};
+constexpr EnvLauncher kEnvLaunchers[] = {
+    {"WORLD_SIZE", "RANK", "LOCAL_RANK", "torchrun"},
+    {"SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID", "slurm"},
+};
+
+const EnvLauncher* launcher_in(const Environment& env) {
+  for (const auto& e : kEnvLaunchers)
+    if (env(e.world)) return &e;
+  return nullptr;
+}
+
 }  // namespace
 
 Backend parse_backend(const std::string& s) {
@@ -68,22 +83,14 @@ Launch resolve_launch(const LaunchFlags& flags, const Environment& env) {
       throw InputError("--dist-url", "a launch by flags needs --dist-url, --rank and --world-size together");
     l.rank = flags.rank, l.world_size = flags.world_size, l.source = "flags";
     if (auto lr = var("LOCAL_RANK")) l.local_rank = parse_int(*lr, "LOCAL_RANK");
-  } else if (auto w = var("WORLD_SIZE")) {
-    world_name = "WORLD_SIZE", rank_name = "RANK";
-    l.world_size = parse_int(*w, "WORLD_SIZE");
-    auto r = var("RANK");
-    if (!r) throw InputError("RANK", "WORLD_SIZE is set but RANK is not");
-    l.rank = parse_int(*r, "RANK");
-    if (auto lr = var("LOCAL_RANK")) l.local_rank = parse_int(*lr, "LOCAL_RANK");
-    l.source = "torchrun";
-  } else if (auto n = var("SLURM_NTASKS")) {
-    world_name = "SLURM_NTASKS", rank_name = "SLURM_PROCID";
-    l.world_size = parse_int(*n, "SLURM_NTASKS");
-    auto r = var("SLURM_PROCID");
-    if (!r) throw InputError("SLURM_PROCID", "SLURM_NTASKS is set but SLURM_PROCID is not");
-    l.rank = parse_int(*r, "SLURM_PROCID");
-    if (auto lr = var("SLURM_LOCALID")) l.local_rank = parse_int(*lr, "SLURM_LOCALID");
-    l.source = "slurm";
+  } else if (const EnvLauncher* e = launcher_in(env)) {
+    world_name = e->world, rank_name = e->rank;
+    l.world_size = parse_int(*var(e->world), e->world);
+    auto r = var(e->rank);
+    if (!r) throw InputError(e->rank, std::string(e->world) + " is set but " + e->rank + " is not");
+    l.rank = parse_int(*r, e->rank);
+    if (auto lr = var(e->local_rank)) l.local_rank = parse_int(*lr, e->local_rank);
+    l.source = e->source;
   } else {
     return l;  // a plain run
   }

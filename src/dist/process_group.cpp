@@ -213,8 +213,6 @@ int rank() { return active() ? g_world->launch.rank : 0; }
 int world_size() { return active() ? g_world->launch.world_size : 1; }
 int local_rank() { return g_world ? g_world->launch.local_rank : 0; }
 bool is_main() { return !g_world || g_world->launch.rank == 0; }
-Backend backend() { return g_world ? g_world->backend : Backend::automatic; }
-double timeout_s() { return g_world ? g_world->launch.timeout_s : 0; }
 
 void wait_for_all(const std::string& what) {
   if (!g_world) return;

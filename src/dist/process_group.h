@@ -30,8 +30,6 @@ int rank();           // 0 when not active
 int world_size();     // 1 when not active
 int local_rank();
 bool is_main();       // rank 0: the one that shows progress and writes shared outputs
-Backend backend();    // the one in use (gloo | nccl) when active
-double timeout_s();
 
 // Until every rank has called wait_for_all with the same `what` (calls match in order). No time
 // limit while every rank is alive (a long embed on one rank is fine); DistError naming the rank

@@ -233,6 +233,8 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
 std::vector<SectionFeatures> embed_sections(const fs::path& data_dir, const std::vector<PreparedSection>& sections,
                                             const EncoderConfig& cfg, uint64_t seed, Encoder* encoder,
                                             EmbedStats* stats) {
+  std::vector<SectionFeatures> out(sections.size());
+  std::vector<bool> done(sections.size(), false);
   if (dist::active()) {
     std::vector<int64_t> spots;
     for (auto& s : sections) spots.push_back(s.n_spots());
@@ -244,12 +246,14 @@ std::vector<SectionFeatures> embed_sections(const fs::path& data_dir, const std:
     spdlog::info("embed: rank {} of {} embeds {} of {} sections ({})", dist::rank(), dist::world_size(), n_mine,
                  sections.size(), mine);
     for (size_t i = 0; i < sections.size(); ++i)
-      if (owner[i] == dist::rank()) embed_section(data_dir, sections[i], cfg, seed, encoder, stats);
+      if (owner[i] == dist::rank()) out[i] = embed_section(data_dir, sections[i], cfg, seed, encoder, stats), done[i] = true;
     dist::wait_for_all("the sharded embed");
   }
-  std::vector<SectionFeatures> out;
-  EmbedStats* counted = dist::active() ? nullptr : stats;  // distributed: this rank's own work only
-  for (auto& s : sections) out.push_back(embed_section(data_dir, s, cfg, seed, encoder, counted));
+  // The rest (all of them in a single process); distributed, the other ranks' sections are read
+  // from the cache they wrote, and stats count this rank's own work only.
+  EmbedStats* counted = dist::active() ? nullptr : stats;
+  for (size_t i = 0; i < sections.size(); ++i)
+    if (!done[i]) out[i] = embed_section(data_dir, sections[i], cfg, seed, encoder, counted);
   return out;
 }
 

@@ -265,17 +265,15 @@ void share_member(FrozenMember& m, int owner, int epochs, std::vector<EpochLog>&
   std::vector<torch::Tensor> state = model->parameters();
   for (auto& b : model->buffers()) state.push_back(b);
   dist::broadcast_from(state, owner);
-  auto values = torch::zeros({epochs, 4}, torch::kFloat64);
-  if (int(log.size()) == epochs)
-    for (int e = 0; e < epochs; ++e)
-      for (int j = 0; j < 4; ++j)
-        values[e][j] = std::array<double, 4>{log[e].loss, log[e].seconds, log[e].spots_per_s, log[e].temperature}[j];
+  std::vector<double> packed(size_t(epochs) * 4, 0.0);  // the owner's log; zeros elsewhere
+  for (size_t e = 0; e < log.size() && e < size_t(epochs); ++e)
+    std::copy_n(std::array<double, 4>{log[e].loss, log[e].seconds, log[e].spots_per_s, log[e].temperature}.begin(), 4,
+                packed.begin() + ptrdiff_t(4 * e));
+  auto values = torch::from_blob(packed.data(), {epochs * 4}, torch::kFloat64);
   dist::broadcast_from({values}, owner);
   log.resize(size_t(epochs));
-  for (int e = 0; e < epochs; ++e) {
-    auto v = values[e];
-    log[e] = EpochLog{e + 1, v[0].item<double>(), v[1].item<double>(), v[2].item<double>(), v[3].item<double>()};
-  }
+  for (int e = 0; e < epochs; ++e)
+    log[e] = EpochLog{e + 1, packed[4 * e], packed[4 * e + 1], packed[4 * e + 2], packed[4 * e + 3]};
 }
 
 bool has_dropout(const ModelConfig& m) {

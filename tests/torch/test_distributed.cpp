@@ -186,6 +186,17 @@ TwoRanks run_two(const std::string& args, const TempDir& tmp, const std::string&
   return out;
 }
 
+// `hiscmcl <args>` once in one process (`threads` threads, out: tmp/one) and once as two ranks
+// (out: tmp/two); each must succeed.
+void run_one_and_two(const std::string& args, const TempDir& tmp, int threads, TwoRanks* two) {
+  auto one = run_command(bin() + " " + args + " --quiet --threads " + std::to_string(threads) + " --out '" +
+                         (tmp / "one").string() + "'");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  *two = run_two(args + " --out '" + (tmp / "two").string() + "'", tmp);
+  ASSERT_EQ(two->code[0], 0) << two->log[0] << two->log[1];
+  ASSERT_EQ(two->code[1], 0) << two->log[1];
+}
+
 // A prepared synthetic store (4 sections of 10x10 spots) with its features, made once.
 const fs::path& dist_store() {
   static TempDir dir;
@@ -220,11 +231,8 @@ void expect_same_training(const std::string& overrides) {
   TempDir tmp;
   const std::string cfg = write_config(tmp, overrides);
   const std::string args = "train --data '" + dist_store().string() + "' --config '" + cfg + "'";
-  auto one = run_command(bin() + " " + args + " --quiet --threads 1 --out '" + (tmp / "one").string() + "'");
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  auto two = run_two(args + " --out '" + (tmp / "two").string() + "'", tmp);
-  ASSERT_EQ(two.code[0], 0) << two.log[0] << two.log[1];
-  ASSERT_EQ(two.code[1], 0) << two.log[1];
+  TwoRanks two;
+  ASSERT_NO_FATAL_FAILURE(run_one_and_two(args, tmp, 1, &two));
   EXPECT_NE(two.log[0].find("rank 0 of 2 joined (gloo"), std::string::npos) << two.log[0];
   EXPECT_NE(two.log[1].find("rank 1 of 2 joined (gloo"), std::string::npos) << two.log[1];
 
@@ -265,11 +273,8 @@ TEST(Distributed, EnsembleMembersSpreadOverRanksGiveTheSameFiles) {
   TempDir tmp;
   const std::string cfg = write_config(tmp, "train.epochs = 3\ntrain.batch_size = 64\ntrain.ensemble = 2\n");
   const std::string args = "train --data '" + dist_store().string() + "' --config '" + cfg + "'";
-  auto one = run_command(bin() + " " + args + " --quiet --threads 2 --out '" + (tmp / "one").string() + "'");
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  auto two = run_two(args + " --out '" + (tmp / "two").string() + "'", tmp);
-  ASSERT_EQ(two.code[0], 0) << two.log[0] << two.log[1];
-  ASSERT_EQ(two.code[1], 0) << two.log[1];
+  TwoRanks two;
+  ASSERT_NO_FATAL_FAILURE(run_one_and_two(args, tmp, 2, &two));
   for (const char* f : {"model.pt", "tensors.pt", "member_1/model.pt", "member_1/tensors.pt"})
     EXPECT_EQ(read_text_file(tmp / "one" / f), read_text_file(tmp / "two" / f)) << f << " differs";
   auto l1 = losses(tmp / "one" / "train_log.csv"), l2 = losses(tmp / "two" / "train_log.csv");
@@ -304,11 +309,8 @@ TEST(Distributed, CvFoldsOverRanksGiveTheSameMetrics) {
   const std::string cfg = write_config(tmp, "train.epochs = 2\ntrain.ensemble = 1\n");
   const std::string args = "cv --manifest '" + (syn / "manifest.toml").string() + "' --config '" + cfg +
                            "' --heatmap-genes 1";
-  auto one = run_command(bin() + " " + args + " --quiet --threads 1 --out '" + (tmp / "one").string() + "'");
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  auto two = run_two(args + " --out '" + (tmp / "two").string() + "'", tmp);
-  ASSERT_EQ(two.code[0], 0) << two.log[0] << two.log[1];
-  ASSERT_EQ(two.code[1], 0) << two.log[1];
+  TwoRanks two;
+  ASSERT_NO_FATAL_FAILURE(run_one_and_two(args, tmp, 1, &two));
   EXPECT_NE(two.log[0].find("cv: rank 0 of 2 runs 2 of 4 folds"), std::string::npos) << two.log[0];
   for (const char* fold : {"S1", "S2", "S3", "S4"}) {
     const fs::path f = fs::path("folds") / fold / "result.json";
