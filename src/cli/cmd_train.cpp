@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "dist/process_group.h"
 #include "predict/retrieval_predictor.h"
+#include "predict/stacked_ridge.h"
 #include "encoders/section_features.h"
 #include "io/dataset_store.h"
 #include "train/end_to_end.h"
@@ -41,18 +42,25 @@ CommandRegistrar reg(
         std::vector<const PreparedSection*> ptrs;
         for (auto& s : sections) ptrs.push_back(&s);
         TrainResult r;
+        std::optional<StackedRidge> ridge;  // frozen models carry the ridge half of "stacked"
         if (cfg.train.mode == TrainMode::end_to_end) {
           r = train_end_to_end(ptrs, cfg);
         } else {
           auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
           auto features = embed_sections(o->data, sections, cfg.encoder, cfg.train.seed, encoder.get());
           r = train_frozen(ptrs, features, cfg);
+          if (dist::is_main()) {
+            TrainingSections set{ptrs, {}};
+            for (const auto& f : features) set.features.push_back(&f);
+            ridge = fit_stacked_ridge(r.bundle, set, cfg);
+          }
         }
         if (!dist::is_main()) return 0;  // every rank holds the same model; rank 0 writes it
         r.bundle.marker_sets = store_marker_sets(o->data);
         AtomicPath out(o->out);
         std::filesystem::create_directories(out.temp());
         save_model_bundle(out.temp(), r.bundle);
+        if (ridge) save_stacked_ridge(out.temp(), *ridge);
         save_key_index(out.temp(), r.bundle);
         write_train_log(out.temp() / "train_log.csv", r.log);
         out.commit();

@@ -236,8 +236,9 @@ void validate(const RunConfig& c, const std::string& source) {
   if (p.predictor == Predictor::regression && !m.regression_head)
     fail("predict.predictor = \"regression\" needs model.regression_head = true");
   if (p.predictor == Predictor::stacked && c.train.mode == TrainMode::end_to_end)
-    fail("predict.predictor = \"stacked\" blends retrieval with a ridge on the cached features, which an "
-         "end-to-end model does not read: use train.mode = \"frozen\"");
+    fail("predict.predictor = \"stacked\" (the default) blends retrieval with a ridge on the cached features, "
+         "which an end-to-end model does not read: set predict.predictor = \"retrieval\" (as configs/reference.toml "
+         "does), or train.mode = \"frozen\"");
 }
 
 std::vector<int> upsampled_scale_list(const std::string& text) {

@@ -77,7 +77,7 @@ namespace hiscmcl {
   X(int, key_rounds, 8)              /* key_context = averaged: random chunkings averaged */  \
   X(Weighting, weighting, Weighting::inverse_square)                                         \
   X(double, softmax_temperature, 0.0) /* 0: the model's learned temperature */               \
-  X(Predictor, predictor, Predictor::retrieval)                                              \
+  X(Predictor, predictor, Predictor::stacked)                                                \
   X(double, ridge_alpha, 0.0)        /* 0: chosen by leave-one-section-out over a grid */    \
   X(bool, centre_sections, true)     /* retrieved expression without section gene means */   \
   X(RetrievalKeys, keys, RetrievalKeys::image) /* what a query image embedding is compared with */ \
@@ -85,7 +85,7 @@ namespace hiscmcl {
   X(int, nlist, 0)                   /* ivf lists; 0: 4 sqrt(keys), at most keys / 39 */      \
   X(int, nprobe, 32)                 /* ivf lists visited per query */                       \
   X(int, regions, 6)                 /* k-means tissue regions of a prediction; 0 = none */    \
-  X(double, stack_weight, -1.0)      /* stacked: retrieval's weight; -1 = fitted per gene */
+  X(double, stack_weight, 0.5)       /* stacked: retrieval's weight; -1 = fitted per gene */
 
 #define HISCMCL_DATA_FIELDS(X)                                                               \
   X(Normalization, normalization, Normalization::per_spot) /* training input */              \

@@ -14,7 +14,6 @@
 #include "eval/gene_sets.h"
 #include "eval/heatmap.h"
 #include "eval/metrics.h"
-#include "predict/ridge.h"
 #include "io/h5ad.h"
 #include "io/slide_image.h"
 #include "pipeline/json_numbers.h"
@@ -22,6 +21,7 @@
 #include "predict/baseline_features.h"
 #include "predict/gene_blend.h"
 #include "predict/retrieval_predictor.h"
+#include "predict/stacked_ridge.h"
 #include "train/end_to_end.h"
 #include "train/trainer.h"
 
@@ -33,11 +33,6 @@ namespace {
 
 json metrics_json(const SectionMetrics& m) {
   return {{"acg", m.acg}, {"heg", m.heg}, {"hvg", m.hvg}, {"mse", m.mse}, {"mae", m.mae}, {"n_spots", m.n_spots}};
-}
-
-Matrix eval_matrix(const PreparedSection& s, Normalization eval_norm) {
-  if (choice_name(eval_norm) == s.normalization) return s.expression;
-  return normalize(s.counts, eval_norm);
 }
 
 std::vector<float> column(const Matrix& m, int64_t c) {
@@ -58,12 +53,9 @@ json model_inputs(const CvContext& ctx, const Fold& fold) {
 }
 
 // Raised whenever a fold's result gains or changes a field, so a newer binary never reuses a result
-// an older one wrote. 2: two ridge baselines.
-constexpr int kFoldResultVersion = 4;  // 3: regions, clusters' ARI/NMI; 4: half-decade ridge alphas
-
-// Half decades: on her2st the context ridge is best between 1e3 and 1e4, so a decade grid can
-// leave the baseline weaker than it is.
-const std::vector<double> kRidgeAlphas = {1, 3, 10, 30, 100, 300, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6};
+// an older one wrote. 2: two ridge baselines; 3: regions, clusters' ARI/NMI; 4: half-decade ridge
+// alphas; 5: the fair ridge from the model folder (ridge.h5).
+constexpr int kFoldResultVersion = 5;
 
 json result_inputs(const CvContext& ctx, const Fold& fold, const std::string& model_key) {
   return {{"model", model_key},
@@ -76,7 +68,17 @@ json result_inputs(const CvContext& ctx, const Fold& fold, const std::string& mo
 struct FoldModel {
   ModelBundle bundle;
   json extra;  // {"loss": [[epoch, loss], ...], "train_seconds": s}
+  std::optional<StackedRidge> stack;  // the model folder's ridge.h5
 };
+
+TrainingSections training_sections(const CvContext& ctx, const Fold& fold) {
+  TrainingSections t;
+  for (size_t i : fold.train) {
+    t.sections.push_back(&ctx.sections[i]);
+    t.features.push_back(&ctx.features[i]);
+  }
+  return t;
+}
 
 // The fold's model: reused when its stage record matches, else trained and saved with its record.
 FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inputs, const fs::path& fdir) {
@@ -85,7 +87,7 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   const auto why = stale_reason(record, inputs);
   if (!why) {
     spdlog::info("cv: fold {}: reusing its trained model", fold.name);
-    FoldModel m{load_model_bundle(model_dir), record.extra};
+    FoldModel m{load_model_bundle(model_dir), record.extra, load_stacked_ridge(model_dir)};
     set_predict_config(m.bundle, ctx.cfg.predict);  // prediction settings are the run's, not the model's
     return m;
   }
@@ -98,12 +100,14 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   }
   TrainResult tr = ctx.cfg.train.mode == TrainMode::end_to_end ? train_end_to_end(train_ptrs, ctx.cfg)
                                                                : train_frozen(train_ptrs, train_feats, ctx.cfg);
-  FoldModel m{std::move(tr.bundle), {{"loss", json::array()}, {"train_seconds", tr.seconds}}};
+  FoldModel m{std::move(tr.bundle), {{"loss", json::array()}, {"train_seconds", tr.seconds}}, std::nullopt};
   m.bundle.marker_sets = ctx.markers;
   for (auto& e : tr.log) m.extra["loss"].push_back({e.epoch, json_number(e.loss)});
+  if (ctx.cfg.train.mode == TrainMode::frozen) m.stack = fit_stacked_ridge(m.bundle, training_sections(ctx, fold), ctx.cfg);
   AtomicPath out(model_dir);
   fs::create_directories(out.temp());
   save_model_bundle(out.temp(), m.bundle);
+  if (m.stack) save_stacked_ridge(out.temp(), *m.stack);
   save_key_index(out.temp(), m.bundle);
   write_train_log(out.temp() / "train_log.csv", tr.log);
   write_stage_record(out.temp() / "stage.json", inputs, m.extra);  // inside: model and key appear together
@@ -113,72 +117,6 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   return m;
 }
 
-ContextSizes context_sizes(const RunConfig& cfg) { return {cfg.model.n_neighbours, cfg.model.n_global}; }
-
-void append_rows(Matrix& to, const Matrix& rows) {
-  if (to.rows == 0) to = Matrix(0, rows.cols);
-  to.data.insert(to.data.end(), rows.data.begin(), rows.data.end());
-  to.rows += rows.rows;
-}
-
-// What every ridge of a fold is fitted to: each training section's targets, the same stacked, and
-// each row's section (the groups of the inner leave-one-section-out).
-struct RidgeTargets {
-  std::vector<Matrix> sections;
-  Matrix y;
-  std::vector<int> groups;
-};
-
-RidgeTargets ridge_targets(const CvContext& ctx, const Fold& fold) {
-  RidgeTargets t;
-  for (size_t j = 0; j < fold.train.size(); ++j) {
-    t.sections.push_back(eval_matrix(ctx.sections[fold.train[j]], ctx.cfg.data.eval_norm));
-    t.groups.insert(t.groups.end(), size_t(t.sections.back().rows), int(j));
-    append_rows(t.y, t.sections.back());
-  }
-  return t;
-}
-
-// One baseline's design matrix of each training section (the nearest-spot search runs once each).
-std::vector<Matrix> section_designs(const CvContext& ctx, const Fold& fold, BaselineInputs inputs) {
-  std::vector<Matrix> out;
-  for (size_t i : fold.train)
-    out.push_back(baseline_features(ctx.sections[i].pixel_xy, ctx.features[i], inputs, context_sizes(ctx.cfg)));
-  return out;
-}
-
-// A ridge baseline on the same image features, alpha by leave-one-section-out over the training sections.
-RidgeModel fit_fold_ridge(const CvContext& ctx, const Fold& fold, const RidgeTargets& targets,
-                          const std::vector<Matrix>& designs) {
-  Matrix x;
-  for (const Matrix& d : designs) append_rows(x, d);
-  if (ctx.cfg.predict.ridge_alpha > 0) return fit_ridge(x, targets.y, ctx.cfg.predict.ridge_alpha);
-  if (fold.train.size() >= 2)
-    return fit_ridge_cv(x, targets.y, targets.groups, kRidgeAlphas).model;
-  return fit_ridge(x, targets.y, 100);
-}
-
-// predict.predictor = "stacked" (METHOD.md §8.13): each training section predicted by retrieval
-// from the other training sections' keys and by the fair ridge fitted on the others (alpha as the
-// fold's), the per-gene blend weights fitted on those; the test section is never seen.
-// xs: the fair ridge's design of each training section; ys: their targets.
-GeneBlend fit_fold_blend(const CvContext& ctx, const Fold& fold, const ModelBundle& bundle, double alpha,
-                         const std::vector<Matrix>& xs, const std::vector<Matrix>& ys) {
-  for (size_t j = 0; j < fold.train.size(); ++j)
-    if (j >= bundle.train_sections.size() || bundle.train_sections[j] != ctx.sections[fold.train[j]].id)
-      throw std::logic_error("stacked: the fold model's training sections are not the fold's, in order");
-  std::vector<BlendSection> held_out;
-  for (size_t j = 0; j < fold.train.size(); ++j) {
-    Matrix x, y;
-    for (size_t o = 0; o < xs.size(); ++o)
-      if (o != j) append_rows(x, xs[o]), append_rows(y, ys[o]);
-    ModelBundle others = without_training_section(bundle, j);
-    const PreparedSection& s = ctx.sections[fold.train[j]];
-    held_out.push_back({RetrievalPredictor(others).predict(s.pixel_xy, ctx.features[fold.train[j]]),
-                        predict_ridge(fit_ridge(x, y, alpha), xs[j]), ys[j]});
-  }
-  return fit_gene_blend(held_out);
-}
 
 // One baseline's predictions for a held-out section.
 struct BaselinePrediction {
@@ -282,7 +220,7 @@ json write_regions(const CvContext& ctx, const PreparedSection& s, const Heatmap
 json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const SpotPrediction& predicted,
                        const std::vector<BaselinePrediction>& baselines) {
   const Matrix& pred = predicted.mean;
-  const Matrix truth = eval_matrix(s, ctx.cfg.data.eval_norm);
+  const Matrix truth = eval_expression(s, ctx.cfg.data.eval_norm);
   SectionMetrics m = evaluate_section(pred, truth);
   json j = {{"method", metrics_json(m)}, {"pcc", json::array()}, {"p_value", json::array()},
             {"truth_mean", m.truth_mean}, {"truth_var", m.truth_var},
@@ -328,6 +266,34 @@ SpotPrediction predict_section(const CvContext& ctx, ModelBundle& bundle, size_t
       s.pixel_xy, embed_spots(*image, s.image.image_path, s.pixel_xy, s.image.spot_diameter_px, ctx.cfg.encoder, *trunk));
 }
 
+// The fair ridge as the model folder carries it, or fitted again when that was fitted under other
+// prediction settings (a model from before ridge.h5, another ridge_alpha or stack weight).
+StackedRidge fair_ridge(const CvContext& ctx, const Fold& fold, FoldModel& model) {
+  if (model.stack && model.stack->predict_settings == predict_settings(ctx.cfg).dump()) return *model.stack;
+  model.stack = fit_stacked_ridge(model.bundle, training_sections(ctx, fold), ctx.cfg);
+  return *model.stack;
+}
+
+// Every baseline of ridge_baselines(), in order: the fair ridge, then the crops-only ridge.
+std::vector<RidgeModel> fold_ridges(const CvContext& ctx, const Fold& fold, FoldModel& model) {
+  std::vector<RidgeModel> out;
+  for (const auto& b : ridge_baselines())
+    out.push_back(b.inputs == BaselineInputs::crops_and_context
+                      ? fair_ridge(ctx, fold, model).ridge
+                      : fit_section_ridge(section_ridge_data(training_sections(ctx, fold), b.inputs, ctx.cfg),
+                                          ctx.cfg.predict.ridge_alpha));
+  return out;
+}
+
+// predict.predictor = "stacked": the blend of the held-out sections (nullopt: retrieval alone).
+std::optional<GeneBlend> fold_blend(const CvContext& ctx, const Fold& fold, FoldModel& model) {
+  if (ctx.cfg.predict.predictor != Predictor::stacked) return std::nullopt;
+  auto blend = stack_blend(fair_ridge(ctx, fold, model), ctx.cfg.predict, ctx.sections[fold.test.front()].genes.size());
+  if (!blend)
+    spdlog::warn("cv: fold {}: one training section leaves nothing to fit the blend on: retrieval alone", fold.name);
+  return blend;
+}
+
 }  // namespace
 
 const std::vector<BaselineSpec>& ridge_baselines() {
@@ -354,25 +320,12 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
   FoldModel model = train_or_reuse(ctx, fold, minputs, fdir);
   o.result = {{"sections", json::object()}};
   o.result.update(model.extra);
-  const RidgeTargets targets = ridge_targets(ctx, fold);
-  std::vector<RidgeModel> ridges;
-  std::vector<std::vector<Matrix>> designs;
-  for (const auto& b : ridge_baselines()) {
-    designs.push_back(section_designs(ctx, fold, b.inputs));
-    ridges.push_back(fit_fold_ridge(ctx, fold, targets, designs.back()));
-    o.result[std::string(b.key) + "_alpha"] = ridges.back().alpha;
-  }
-  const double fixed = ctx.cfg.predict.stack_weight;  // < 0: fitted, which needs two training sections
-  const bool stacked = ctx.cfg.predict.predictor == Predictor::stacked && (fixed >= 0 || fold.train.size() >= 2);
-  if (ctx.cfg.predict.predictor == Predictor::stacked && !stacked)
-    spdlog::warn("cv: fold {}: one training section leaves nothing to fit the blend on: retrieval alone", fold.name);
-  GeneBlend blend;
-  if (stacked) {
-    blend = fixed >= 0 ? GeneBlend{std::vector<double>(ctx.sections[fold.test.front()].genes.size(), fixed)}
-                       : fit_fold_blend(ctx, fold, model.bundle, ridges.front().alpha,  // front: the fair ridge
-                                        designs.front(), targets.sections);
-    o.result["blend_weight"] = blend.mean_weight();
-    spdlog::info("cv: fold {}: retrieval's mean weight in the per-gene blend {:.2f}", fold.name, blend.mean_weight());
+  const std::vector<RidgeModel> ridges = fold_ridges(ctx, fold, model);
+  for (size_t b = 0; b < ridges.size(); ++b) o.result[std::string(ridge_baselines()[b].key) + "_alpha"] = ridges[b].alpha;
+  const std::optional<GeneBlend> blend = fold_blend(ctx, fold, model);
+  if (blend) {
+    o.result["blend_weight"] = blend->mean_weight();
+    spdlog::info("cv: fold {}: retrieval's mean weight in the per-gene blend {:.2f}", fold.name, blend->mean_weight());
   }
   for (size_t i : fold.test) {
     const auto& s = ctx.sections[i];
@@ -381,9 +334,9 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
     for (size_t b = 0; b < ridges.size(); ++b) {
       const BaselineSpec& spec = ridge_baselines()[b];
       baselines.push_back({&spec, predict_ridge(ridges[b], baseline_features(s.pixel_xy, ctx.features[i], spec.inputs,
-                                                                              context_sizes(ctx.cfg)))});
+                                                                              context_sizes(ctx.cfg.model)))});
     }
-    if (stacked) pred.mean = apply_gene_blend(blend, pred.mean, baselines.front().pred);
+    if (blend) pred.mean = apply_gene_blend(*blend, pred.mean, baselines.front().pred);  // front: the fair ridge
     o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, baselines);
   }
   o.result = json_clean(o.result);

@@ -18,6 +18,7 @@
 #include "io/slide_image.h"
 #include "io/spot_list.h"
 #include "predict/retrieval_predictor.h"
+#include "predict/stacked_ridge.h"
 #include "predict/tissue_grid.h"
 #include "train/end_to_end.h"
 #include "train/model_bundle.h"
@@ -92,14 +93,31 @@ double spot_diameter(const SlidePredictionOptions& opt, const ModelBundle& bundl
   return bundle.spot_diameter_px;
 }
 
+// predict.predictor = "stacked": the blend with the model folder's ridge (nullopt: retrieval
+// alone, with a warning when the folder cannot stack: made before ridge.h5, or by end-to-end training).
+struct SlideStack {
+  StackedRidge ridge;
+  GeneBlend blend;
+};
+
+std::optional<SlideStack> slide_stack(const SlidePredictionOptions& opt, const ModelBundle& bundle) {
+  if (bundle.config.predict.predictor != Predictor::stacked) return std::nullopt;
+  std::optional<StackedRidge> ridge = load_stacked_ridge(opt.model);
+  std::optional<GeneBlend> blend = ridge ? stack_blend(*ridge, bundle.config.predict, bundle.genes.size()) : std::nullopt;
+  if (!blend) {
+    spdlog::warn("{}: predict.predictor = \"stacked\", but the model folder has no {}: this slide is predicted by "
+                 "retrieval alone", opt.model.string(), ridge ? "per-gene blend fitted under its settings" : "ridge.h5");
+    return std::nullopt;
+  }
+  return SlideStack{std::move(*ridge), std::move(*blend)};
+}
+
 }  // namespace
 
 SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   if (opt.spots.empty() && !opt.grid) throw InputError(opt.image.string(), "give --spots FILE or --grid");
   ModelBundle bundle = load_model_bundle(opt.model);
-  if (bundle.config.predict.predictor == Predictor::stacked)
-    spdlog::warn("{}: predict.predictor = \"stacked\" is evaluated by cv, and a model folder does not carry the "
-                 "ridge half yet: this slide is predicted by retrieval alone", opt.model.string());
+  const std::optional<SlideStack> stack = slide_stack(opt, bundle);
   std::vector<int64_t> chosen = genes_to_draw(opt, bundle);
   auto image = SlideImage::open(opt.image);
   const double diam = spot_diameter(opt, bundle, image->um_per_px());
@@ -110,6 +128,7 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   auto encoder = bundle_encoder(bundle);  // an end-to-end model brings its trained trunk
   SectionFeatures f = embed_spots(*image, opt.image.string(), q.pixel_xy, diam, bundle.config.encoder, *encoder);
   SpotPrediction predicted = RetrievalPredictor(bundle).predict_with_spread(q.pixel_xy, f);
+  if (stack) predicted.mean = stack_prediction(stack->ridge, stack->blend, predicted.mean, q.pixel_xy, f);
   const Matrix& pred = predicted.mean;
   const std::vector<ObsColumn> scores = marker_set_scores(bundle, pred);
   const bool draw_markers = chosen.empty();  // no gene named: the model's markers and their scores

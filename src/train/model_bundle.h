@@ -10,6 +10,8 @@
 //   train_log.csv   epoch,loss,seconds,spots_per_s,temperature
 //   keys.ivf        predict.index = "ivf" at training: the approximate key index (faiss format,
 //                   predict/key_index.h), written beside the bundle by save_key_index
+//   ridge.h5        frozen models: the fair ridge (and any fitted per-gene blend) of
+//                   predict.predictor = "stacked", written beside the bundle (predict/stacked_ridge.h)
 #pragma once
 #include <torch/torch.h>
 

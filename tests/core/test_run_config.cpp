@@ -96,7 +96,10 @@ TEST(RunConfig, ImpossibleCombinationsAreRefusedBeforeAnyWork) {
   // The default's image keys would need the trained trunk's features of every training spot.
   std::string msg = refusal(e2e);
   EXPECT_TRUE(has(msg, "predict.keys = \"expression\"")) << msg;
-  EXPECT_NO_THROW(parse_run_config_toml(e2e + "[predict]\nkeys = \"expression\"\n", "ok.toml"));
+  // ... and the default's stacked predictor a ridge on the cached features, which it does not read.
+  msg = refusal(e2e + "[predict]\nkeys = \"expression\"\n");
+  EXPECT_TRUE(has(msg, "set predict.predictor = \"retrieval\"")) << msg;
+  EXPECT_NO_THROW(parse_run_config_toml(e2e + "[predict]\nkeys = \"expression\"\npredictor = \"retrieval\"\n", "ok.toml"));
   msg = refusal("[train]\nmode = \"end_to_end\"\nensemble = 1\n[predict]\nkeys = \"expression\"\n");
   EXPECT_TRUE(has(msg, "encoder.name")) << msg;  // histo has no trunk to train
   msg = refusal("[encoder]\nname = \"resnet18\"\n[train]\nmode = \"end_to_end\"\n[predict]\nkeys = \"expression\"\n");

@@ -12,8 +12,9 @@ inline RunConfig small_model_config(const std::string& fusion, const std::string
   RunConfig c;
   if (!parse_choice(fusion, c.model.fusion) || !parse_choice(context, c.model.spot_context))
     throw std::invalid_argument("small_model_config: bad fusion or context");
-  // The settings these tests were written for: one model, the paper's keys, no centring.
+  // The settings these tests were written for: one model, the paper's keys and predictor, no centring.
   c.train.ensemble = 1;
+  c.predict.predictor = Predictor::retrieval;
   c.predict.keys = RetrievalKeys::expression;
   c.predict.centre_sections = false;
   c.model.d_model = 32;
