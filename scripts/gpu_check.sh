@@ -95,6 +95,8 @@ if [[ "$DEVICE" == cuda ]]; then
 fi
 
 BIN="$ROOT/$BUILD/hiscmcl"
+PY=python3  # one that has numpy (the feature comparison)
+python3 -c 'import numpy' 2>/dev/null || PY=/usr/bin/python3
 [[ -x "$BIN" ]] || { say "$BIN is not built"; exit 1; }
 
 # 3a. The CUDA unit tests; on the GPU none may skip.
@@ -120,7 +122,7 @@ embed_compare() {
   "$BIN" embed --quiet --data "$WORK/store" --config "$WORK/embed.toml" --device cpu &&
     cp -r "$WORK/store/features" "$WORK/features_cpu" && rm -rf "$WORK/store/features" &&
     "$BIN" embed --data "$WORK/store" --config "$WORK/embed.toml" --device "$DEVICE" &&
-    python3 - "$WORK/features_cpu" "$WORK/store/features" <<'PY'
+    "$PY" - "$WORK/features_cpu" "$WORK/store/features" <<'PY'
 import sys, pathlib, numpy as np
 a, b = map(pathlib.Path, sys.argv[1:])
 files = sorted(a.rglob("*.npy"))

@@ -11,6 +11,7 @@ PACKAGES=(
   libgloo-dev                                # the Gloo headers of LibTorch's c10d (torch.distributed on CPUs)
   libopencv-dev libopenslide-dev libhdf5-dev zlib1g-dev
   libfaiss-dev                               # top-k retrieval (src/predict/key_index.h)
+  liblapack-dev                              # the ridge's Cholesky solve (OpenBLAS's LAPACK at run time)
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   clang libclang-rt-14-dev                    # libFuzzer targets (tests/fuzz), a clang sub-build

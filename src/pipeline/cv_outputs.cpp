@@ -24,10 +24,13 @@ const std::vector<std::string> kMetricKeys = {"acg", "heg", "hvg", "mse", "mae",
 
 using Samples = std::map<std::string, std::vector<double>>;
 
-std::string method_label(Predictor p) {
-  switch (p) {
+std::string method_label(const PredictConfig& p) {
+  switch (p.predictor) {
     case Predictor::regression: return "HisCMCL (regression head)";
-    case Predictor::stacked: return "HisCMCL (retrieval + ridge, per-gene blend)";
+    case Predictor::stacked:
+      if (p.stack_weight == 0.5) return "HisCMCL (retrieval + ridge, averaged)";
+      if (p.stack_weight < 0) return "HisCMCL (retrieval + ridge, per-gene blend)";
+      return "HisCMCL (retrieval + ridge, weight " + json(p.stack_weight).dump() + " on retrieval)";
     case Predictor::retrieval: break;
   }
   return "HisCMCL (retrieval)";
@@ -155,7 +158,7 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   const auto& baselines = ridge_baselines();
   std::vector<Samples> bv(baselines.size());
   ReportInput report;
-  std::vector<MethodResult> methods = {{method_label(ctx.cfg.predict.predictor), {}}};
+  std::vector<MethodResult> methods = {{method_label(ctx.cfg.predict), {}}};
   for (const auto& b : baselines) {
     methods.push_back({b.label, {}});
     metrics["baseline"][b.key] = {{"label", b.label}, {"sections", json::object()}, {"alpha", json::object()}};
