@@ -36,7 +36,7 @@ print_summary() {
     [[ -n "${GPU_NAME:-}" ]] && echo "GPU: $GPU_NAME"
     [[ -n "${TORCH_PREFIX:-}" ]] && echo "LibTorch: $TORCH_PREFIX"
     printf '%s\n' "${SUMMARY[@]}"
-  } | tee "${OUT:+$OUT/gpu_check_summary.txt}" >&2
+  } | if [[ -n "${OUT:-}" ]]; then tee "$OUT/gpu_check_summary.txt"; else cat; fi >&2
 }
 # Runs a step, times it, keeps its log; the log's tail is shown when it fails.
 step() {  # name, command...

@@ -92,18 +92,15 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
     return m;
   }
   spdlog::info("cv: fold {}: training ({})", fold.name, *why);
-  std::vector<const PreparedSection*> train_ptrs;
+  const TrainingSections train = training_sections(ctx, fold);
   std::vector<SectionFeatures> train_feats;
-  for (size_t i : fold.train) {
-    train_ptrs.push_back(&ctx.sections[i]);
-    train_feats.push_back(ctx.features[i]);
-  }
-  TrainResult tr = ctx.cfg.train.mode == TrainMode::end_to_end ? train_end_to_end(train_ptrs, ctx.cfg)
-                                                               : train_frozen(train_ptrs, train_feats, ctx.cfg);
+  for (size_t i : fold.train) train_feats.push_back(ctx.features[i]);
+  TrainResult tr = ctx.cfg.train.mode == TrainMode::end_to_end ? train_end_to_end(train.sections, ctx.cfg)
+                                                               : train_frozen(train.sections, train_feats, ctx.cfg);
   FoldModel m{std::move(tr.bundle), {{"loss", json::array()}, {"train_seconds", tr.seconds}}, std::nullopt};
   m.bundle.marker_sets = ctx.markers;
   for (auto& e : tr.log) m.extra["loss"].push_back({e.epoch, json_number(e.loss)});
-  if (ctx.cfg.train.mode == TrainMode::frozen) m.stack = fit_stacked_ridge(m.bundle, training_sections(ctx, fold), ctx.cfg);
+  if (ctx.cfg.train.mode == TrainMode::frozen) m.stack = fit_stacked_ridge(m.bundle, train, ctx.cfg);
   AtomicPath out(model_dir);
   fs::create_directories(out.temp());
   save_model_bundle(out.temp(), m.bundle);
@@ -268,7 +265,7 @@ SpotPrediction predict_section(const CvContext& ctx, ModelBundle& bundle, size_t
 
 // The fair ridge as the model folder carries it, or fitted again when that was fitted under other
 // prediction settings (a model from before ridge.h5, another ridge_alpha or stack weight).
-StackedRidge fair_ridge(const CvContext& ctx, const Fold& fold, FoldModel& model) {
+const StackedRidge& fair_ridge(const CvContext& ctx, const Fold& fold, FoldModel& model) {
   if (model.stack && model.stack->predict_settings == predict_settings(ctx.cfg).dump()) return *model.stack;
   model.stack = fit_stacked_ridge(model.bundle, training_sections(ctx, fold), ctx.cfg);
   return *model.stack;

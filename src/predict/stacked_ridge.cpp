@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -28,8 +29,8 @@ void append_rows(Matrix& to, const Matrix& rows) {
   to.rows += rows.rows;
 }
 
-// The rows of every section but `skip` (none skipped when skip >= size).
-Matrix rows_except(const std::vector<Matrix>& parts, size_t skip) {
+// The sections' rows one after another, leaving out section `skip` (none by default).
+Matrix rows_except(const std::vector<Matrix>& parts, size_t skip = SIZE_MAX) {
   Matrix out;
   for (size_t i = 0; i < parts.size(); ++i)
     if (i != skip) append_rows(out, parts[i]);
@@ -70,7 +71,7 @@ SectionRidgeData section_ridge_data(const TrainingSections& train, BaselineInput
 }
 
 RidgeModel fit_section_ridge(const SectionRidgeData& data, double fixed_alpha) {
-  const Matrix x = rows_except(data.designs, data.designs.size()), y = rows_except(data.targets, data.targets.size());
+  const Matrix x = rows_except(data.designs), y = rows_except(data.targets);
   if (fixed_alpha > 0) return fit_ridge(x, y, fixed_alpha);
   if (data.designs.size() < 2) return fit_ridge(x, y, 100);
   std::vector<int> groups;

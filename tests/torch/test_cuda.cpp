@@ -7,13 +7,11 @@
 #include <opencv2/imgproc.hpp>
 
 #include "encoders/encoder.h"
-#include "pipeline/prepare.h"
-#include "io/dataset_store.h"
 #include "io/slide_image.h"
 #include "predict/retrieval_predictor.h"
 #include "small_model.h"
-#include "synth/synth_dataset.h"
 #include "test_util.h"
+#include "tiny_store.h"
 #include "train/end_to_end.h"
 
 using namespace hiscmcl;
@@ -21,10 +19,9 @@ using hiscmcl::test::TempDir;
 
 namespace {
 
-#define SKIP_WITHOUT_CUDA()                                                                        \
-  if (!torch::cuda::is_available())                                                                \
-  GTEST_SKIP() << "no CUDA device (this LibTorch: " << (torch::cuda::device_count() ? "CUDA" : "CPU") \
-               << " build): run scripts/gpu_check.sh on a machine with a GPU"
+#define SKIP_WITHOUT_CUDA()   \
+  if (!torch::cuda::is_available()) \
+  GTEST_SKIP() << "LibTorch sees no CUDA device: run scripts/gpu_check.sh on a machine with a GPU"
 
 cv::Mat stripes(int seed, int side) {
   cv::Mat m(side, side, CV_8UC3);
@@ -42,22 +39,6 @@ float relative_difference(const Matrix& a, const Matrix& b) {
     scale = std::max(scale, std::abs(b.data[i]));
   }
   return scale > 0 ? diff / scale : diff;
-}
-
-std::vector<PreparedSection> tiny_store(const TempDir& dir) {
-  synth::SynthOptions so;
-  so.sections = 2;
-  so.grid = 5;
-  so.genes = 40;
-  so.um_per_px = 2.0;
-  auto res = synth::generate_synthetic_dataset(so, dir / "synth");
-  PrepareOptions po;
-  po.manifest = res.manifest;
-  po.out = dir / "store";
-  po.panel.top_mean = 30;
-  po.progress = false;
-  prepare_dataset(po);
-  return load_store_sections(dir / "store");
 }
 
 }  // namespace
@@ -82,7 +63,7 @@ TEST(Cuda, EncoderFeaturesMatchTheCpu) {
 TEST(Cuda, EndToEndTrainingMatchesTheCpuAndPredicts) {
   SKIP_WITHOUT_CUDA();
   TempDir dir;
-  auto sections = tiny_store(dir);
+  auto sections = test::tiny_store(dir);
   std::vector<const PreparedSection*> train = {&sections[0]};
   RunConfig c = test::small_model_config("hierarchical", "batch");
   c.encoder.name = "resnet18";

@@ -18,29 +18,13 @@
 #include "synth/synth_dataset.h"
 #include "small_model.h"
 #include "test_util.h"
+#include "tiny_store.h"
 #include "train/end_to_end.h"
 
 using namespace hiscmcl;
 using hiscmcl::test::TempDir;
 
 namespace {
-
-// Two 5x5-grid synthetic sections (2 um/px: 50 px spots), 30-gene top-mean panel.
-std::vector<PreparedSection> tiny_store(const TempDir& dir) {
-  synth::SynthOptions so;
-  so.sections = 2;
-  so.grid = 5;
-  so.genes = 40;
-  so.um_per_px = 2.0;
-  auto res = synth::generate_synthetic_dataset(so, dir / "synth");
-  PrepareOptions po;
-  po.manifest = res.manifest;
-  po.out = dir / "store";
-  po.panel.top_mean = 30;
-  po.progress = false;
-  prepare_dataset(po);
-  return load_store_sections(dir / "store");
-}
 
 RunConfig e2e_config(const std::string& fusion) {
   RunConfig c = test::small_model_config(fusion, "batch");
@@ -66,7 +50,7 @@ double max_param_change(torch::nn::Module& a, torch::nn::Module& b) {
 
 TEST(EndToEnd, OneEpochOnCpuTrainsTheTrunkAndTheBundleCarriesIt) {
   TempDir dir;
-  auto sections = tiny_store(dir);
+  auto sections = test::tiny_store(dir);
   ASSERT_EQ(sections.size(), 2u);
   std::vector<const PreparedSection*> train = {&sections[0]};
   RunConfig c = e2e_config("hierarchical");
@@ -107,7 +91,7 @@ TEST(EndToEnd, OneEpochOnCpuTrainsTheTrunkAndTheBundleCarriesIt) {
 
 TEST(EndToEnd, SpotFusionWithoutAugmentationRunsAndOnlyCnnTrunksAreAccepted) {
   TempDir dir;
-  auto sections = tiny_store(dir);
+  auto sections = test::tiny_store(dir);
   std::vector<const PreparedSection*> train = {&sections[0], &sections[1]};
   RunConfig c = e2e_config("spot");
   c.train.augment = false;
