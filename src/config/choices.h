@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/feature_matrix.h"
 #include "data/normalize.h"
 
 namespace hiscmcl {
@@ -43,6 +44,7 @@ HISCMCL_CHOICES(Predictor, {Predictor::retrieval, "retrieval"}, {Predictor::regr
 HISCMCL_CHOICES(RetrievalKeys, {RetrievalKeys::expression, "expression"}, {RetrievalKeys::image, "image"},
                 {RetrievalKeys::both, "both"});
 HISCMCL_CHOICES(ImageNorm, {ImageNorm::imagenet, "imagenet"}, {ImageNorm::none, "none"});
+HISCMCL_CHOICES(FeatureDtype, {FeatureDtype::float32, "float32"}, {FeatureDtype::float16, "float16"});
 HISCMCL_CHOICES(KeyIndexKind, {KeyIndexKind::flat, "flat"}, {KeyIndexKind::ivf, "ivf"});
 HISCMCL_CHOICES(Normalization, {Normalization::per_spot, "per_spot"},
                 {Normalization::per_gene_compat, "per_gene_compat"},

@@ -214,6 +214,7 @@ void validate(const RunConfig& c, const std::string& source) {
   if (t.epochs < 1 || t.batch_size < 2 || t.accumulation < 1 || t.lr <= 0 || t.weight_decay < 0)
     fail("train: epochs >= 1, batch_size >= 2, accumulation >= 1, lr > 0, weight_decay >= 0");
   if (t.ensemble < 1 || t.ensemble > 16) fail("train.ensemble must be between 1 and 16");
+  if (!(t.max_memory_gb >= 0)) fail("train.max_memory_gb must be >= 0 (0: half the machine's memory)");
   if (t.mode == TrainMode::end_to_end) {
     if (!is_cnn(e.name))
       fail("train.mode = \"end_to_end\" trains a CNN trunk: encoder.name must be resnet18, resnet50 or densenet121, not \"" +
@@ -311,6 +312,8 @@ json embed_settings(const EncoderConfig& e, uint64_t seed) {
   json j = table_json(e);
   j.erase("batch_size");  // how many crops go through at once changes no feature
   j.erase("device");
+  // The cache's dtype is its files' own (io/npy.h): float32 files serve a float16 run, rounded.
+  j.erase("feature_dtype");
   // A randomly initialised CNN's features depend on its seed; weights or weight-free features do not.
   if (is_cnn(e.name) && e.weights.empty()) j["seed"] = seed;
   return j;
@@ -322,6 +325,7 @@ json train_settings(const RunConfig& c) {
   j.erase("predict");
   j["encoder"].erase("batch_size");
   j["data"].erase("eval_norm");
+  j["train"].erase("max_memory_gb");  // streamed features train the same model as resident ones
   // Training reads the retrieval-key settings: keys are computed when the model is made.
   j["keys"] = {{"keys", choice_name(c.predict.keys)}, {"key_context", choice_name(c.predict.key_context)},
                {"key_chunk", c.predict.key_chunk}, {"key_rounds", c.predict.key_rounds},

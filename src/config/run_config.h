@@ -29,7 +29,8 @@ namespace hiscmcl {
   X(ImageNorm, img_norm, ImageNorm::imagenet)                                                \
   X(int, batch_size, 32)                                                                     \
   X(std::string, device, "cpu")      /* cpu | cuda | cuda:N */                               \
-  X(bool, hest_patches, false)       /* HEST sections: spot crops from patches/<id>.h5 */
+  X(bool, hest_patches, false)       /* HEST sections: spot crops from patches/<id>.h5 */    \
+  X(FeatureDtype, feature_dtype, FeatureDtype::float32) /* cache and training tables; float16: half */
 
 #define HISCMCL_MODEL_FIELDS(X)                                                              \
   X(Fusion, fusion, Fusion::hierarchical)                                                    \
@@ -67,7 +68,8 @@ namespace hiscmcl {
   X(bool, drop_last, false)                                                                  \
   X(bool, augment, true)             /* end_to_end only (METHOD.md) */                       \
   X(int, ensemble, 2)                /* frozen: members seeded seed, seed+1, ...; averaged */ \
-  X(bool, permute_pairs, false)      /* negative control: images paired with other spots */
+  X(bool, permute_pairs, false)      /* negative control: images paired with other spots */ \
+  X(double, max_memory_gb, 0.0)      /* image tables past this stream from the cache; 0: half the RAM */
 
 #define HISCMCL_PREDICT_FIELDS(X)                                                            \
   X(int, k, 200)                                                                             \

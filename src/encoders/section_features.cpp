@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "common/atomic_output.h"
 #include "common/crash_point.h"
@@ -118,7 +119,7 @@ std::vector<Matrix> compute_levels(const SlideImage& image, const std::vector<Ce
 
 }  // namespace
 
-const Matrix& SectionFeatures::level(const std::string& name) const {
+const FeatureMatrix& SectionFeatures::level(const std::string& name) const {
   for (size_t i = 0; i < level_names.size(); ++i)
     if (level_names[i] == name) return levels[i];
   throw std::invalid_argument("no feature level '" + name + "'");
@@ -163,11 +164,48 @@ EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed) {
   return o;
 }
 
+namespace {
+
+// <tag>.<level>[.f16].npy and its key: a float16 cache sits beside the float32 one, so runs of
+// either dtype keep their own.
+fs::path cache_file(const fs::path& dir, const std::string& tag, const std::string& level, FeatureDtype dtype,
+                    const char* ext) {
+  return dir / (tag + "." + level + (dtype == FeatureDtype::float16 ? ".f16" : "") + ext);
+}
+
+// The cached level when its key matches and it has every spot; else empty.
+std::optional<FeatureMatrix> cached_level(const fs::path& npy, const fs::path& key_file, const json& key,
+                                          int64_t n_spots, FeatureDtype dtype) {
+  if (!fs::exists(npy) || !fs::exists(key_file)) return std::nullopt;
+  try {
+    if (json::parse(read_text_file(key_file)) != key) return std::nullopt;
+    FeatureMatrix m = map_npy_features(npy);
+    if (m.rows == n_spots && m.dtype() == dtype) return m;
+  } catch (const std::exception& e) {
+    spdlog::warn("feature cache {} unreadable ({}); recomputing", npy.string(), e.what());
+  }
+  return std::nullopt;
+}
+
+// Writes m in the cache's dtype, the key last (an entry counts only once both files are
+// complete), and maps it back: the features then cost no memory until read.
+FeatureMatrix store_level(const fs::path& dir, const std::string& tag, const std::string& level, FeatureDtype dtype,
+                          const Matrix& m, const json& key) {
+  const fs::path npy = cache_file(dir, tag, level, dtype, ".npy");
+  write_npy_features(npy, m, dtype);
+  crash_point("embed.features_written");
+  write_text_file(cache_file(dir, tag, level, dtype, ".json"), key.dump(1));
+  return map_npy_features(npy);
+}
+
+}  // namespace
+
 SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s,
                               const EncoderConfig& cfg, uint64_t seed, Encoder* encoder, EmbedStats* stats) {
   auto levels = feature_levels(cfg);
   fs::path dir = data_dir / "features" / s.id;
   std::string tag = encoder_tag(cfg);
+  const FeatureDtype dtype = cfg.feature_dtype;
   SectionFeatures out;
   std::vector<FeatureLevel> todo;
   std::vector<size_t> todo_slot;
@@ -175,21 +213,19 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
   for (size_t i = 0; i < levels.size(); ++i) {
     out.level_names.push_back(levels[i].name);
     out.levels.emplace_back();
-    fs::path npy = dir / (tag + "." + levels[i].name + ".npy");
-    fs::path key_file = dir / (tag + "." + levels[i].name + ".json");
-    json key = cache_key(s, cfg, seed, levels[i]);
-    if (fs::exists(npy) && fs::exists(key_file)) {
-      try {
-        if (json::parse(read_text_file(key_file)) == key) {
-          out.levels[i] = read_npy_f32(npy);
-          if (out.levels[i].rows == s.n_spots()) {
-            if (stats) stats->levels_cached++;
-            continue;
-          }
-        }
-      } catch (const std::exception& e) {
-        spdlog::warn("feature cache {} unreadable ({}); recomputing", npy.string(), e.what());
-      }
+    const json key = cache_key(s, cfg, seed, levels[i]);
+    auto file = [&](FeatureDtype d, const char* ext) { return cache_file(dir, tag, levels[i].name, d, ext); };
+    std::optional<FeatureMatrix> hit = cached_level(file(dtype, ".npy"), file(dtype, ".json"), key, s.n_spots(), dtype);
+    if (!hit && dtype == FeatureDtype::float16) {
+      // A float32 cache rounds to the float16 one a fresh computation would store.
+      if (auto wide = cached_level(file(FeatureDtype::float32, ".npy"), file(FeatureDtype::float32, ".json"), key,
+                                   s.n_spots(), FeatureDtype::float32))
+        hit = store_level(dir, tag, levels[i].name, dtype, wide->to_matrix(), key);
+    }
+    if (hit) {
+      out.levels[i] = std::move(*hit);
+      if (stats) stats->levels_cached++;
+      continue;
     }
     todo.push_back(levels[i]);
     todo_slot.push_back(i);
@@ -214,15 +250,8 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
   auto computed = compute_levels(*image, s.pixel_xy, s.image.spot_diameter_px, todo, *encoder, s.id,
                                  patches.get());
   fs::create_directories(dir);
-  for (size_t t = 0; t < todo.size(); ++t) {
-    size_t i = todo_slot[t];
-    out.levels[i] = std::move(computed[t]);
-    write_npy_f32(dir / (tag + "." + todo[t].name + ".npy"), out.levels[i]);
-    crash_point("embed.features_written");
-    // The key goes last: a cache entry counts only once both files are complete.
-    write_text_file(dir / (tag + "." + todo[t].name + ".json"),
-                    cache_key(s, cfg, seed, todo[t]).dump(1));
-  }
+  for (size_t t = 0; t < todo.size(); ++t)
+    out.levels[todo_slot[t]] = store_level(dir, tag, todo[t].name, dtype, computed[t], cache_key(s, cfg, seed, todo[t]));
   if (stats) {
     stats->crops_computed += s.n_spots() * int64_t(todo.size());
     stats->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -264,8 +293,10 @@ SectionFeatures embed_spots(const SlideImage& image, const std::string& image_fi
   require_centres_inside(image, centres, image_file);
   SectionFeatures out;
   for (auto& l : levels) out.level_names.push_back(l.name);
-  out.levels = compute_levels(image, centres, spot_diameter_px, levels, encoder,
-                              fs::path(image_file).filename().string());
+  // Rounded as a cache of cfg.feature_dtype would be, so a query reads as the training spots did.
+  for (Matrix& m : compute_levels(image, centres, spot_diameter_px, levels, encoder,
+                                  fs::path(image_file).filename().string()))
+    out.levels.push_back(cfg.feature_dtype == FeatureDtype::float16 ? FeatureMatrix::half_of(m) : FeatureMatrix(std::move(m)));
   return out;
 }
 

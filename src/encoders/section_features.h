@@ -4,15 +4,17 @@
 //   up<S>         with encoder.upsampled_scales "A,S,..": the spot crop bilinearly resized to
 //                 S/A x the encoder input (the reference's multi-scale, METHOD.md §4.3: more
 //                 pixels, not a wider field of view); CNN trunks only
-// Cached under <data>/features/<section>/<encoder-tag>.<level>.npy with a JSON key of every input
+// Cached under <data>/features/<section>/<encoder-tag>.<level>[.f16].npy (float16 with
+// encoder.feature_dtype = "float16"; a float32 cache is rounded into one) with a JSON key of every input
 // (image file size and mtime, centres, geometry, encoder, weights); a re-run with the same inputs
 // loads the cache, a changed input recomputes. Each file is written atomically, so an interrupted
-// run resumes from the levels and sections already finished.
+// run resumes from the levels and sections already finished. Cached levels are memory-mapped.
 #pragma once
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "common/feature_matrix.h"
 #include "common/matrix.h"
 #include "io/section.h"
 #include "encoders/encoder.h"
@@ -39,8 +41,8 @@ EncoderOptions encoder_options(const EncoderConfig& cfg, uint64_t seed);
 
 struct SectionFeatures {
   std::vector<std::string> level_names;
-  std::vector<Matrix> levels;  // [n_spots, D] each, same order as level_names
-  const Matrix& level(const std::string& name) const;
+  std::vector<FeatureMatrix> levels;  // [n_spots, D] each, same order as level_names
+  const FeatureMatrix& level(const std::string& name) const;
 };
 
 struct EmbedStats {

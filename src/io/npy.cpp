@@ -1,5 +1,11 @@
 #include "io/npy.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -116,12 +122,6 @@ uint64_t bytes_left(std::ifstream& f) {
   return here >= 0 && end >= here ? uint64_t(end - here) : 0;
 }
 
-int64_t element_count(const NpyHeader& h) {
-  int64_t n = 1;
-  for (int64_t d : h.shape) n *= d;
-  return n;
-}
-
 }  // namespace
 
 std::vector<std::string> read_npy_strings(const fs::path& path) {
@@ -175,8 +175,9 @@ std::vector<std::string> read_npy_strings(const fs::path& path) {
   return out;
 }
 
-void write_npy_f32(const fs::path& path, const Matrix& m) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+void write_npy_features(const fs::path& path, const Matrix& m, FeatureDtype dtype) {
+  const bool half = dtype == FeatureDtype::float16;
+  std::string dict = std::string("{'descr': '") + (half ? "<f2" : "<f4") + "', 'fortran_order': False, 'shape': (" +
                      std::to_string(m.rows) + ", " + std::to_string(m.cols) + "), }";
   // Magic (6) + version (2) + length (2) + dict + padding + '\n' is a multiple of 64.
   size_t total = 10 + dict.size() + 1;
@@ -193,34 +194,77 @@ void write_npy_f32(const fs::path& path, const Matrix& m) {
     const char lenb[2] = {char(len & 0xFF), char(len >> 8)};
     f.write(lenb, 2);
     f.write(dict.data(), std::streamsize(dict.size()));
-    // x86/ARM hosts are little-endian, which '<f4' is.
-    f.write(reinterpret_cast<const char*>(m.data.data()),
-            std::streamsize(m.data.size() * sizeof(float)));
+    // x86/ARM hosts are little-endian, which '<f4' and '<f2' are.
+    if (half) {
+      std::vector<uint16_t> row(size_t(m.cols));
+      for (int64_t r = 0; r < m.rows; ++r) {
+        for (int64_t c = 0; c < m.cols; ++c) row[size_t(c)] = float_to_half(m(r, c));
+        f.write(reinterpret_cast<const char*>(row.data()), std::streamsize(row.size() * 2));
+      }
+    } else {
+      f.write(reinterpret_cast<const char*>(m.data.data()), std::streamsize(m.data.size() * sizeof(float)));
+    }
     if (!f) throw InputError(path.string(), "write failed");
   }
   out.commit();
 }
 
-Matrix read_npy_f32(const fs::path& path) {
-  const std::string file = path.string();
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw InputError(file, fs::exists(path) ? "cannot read" : "file not found");
+void write_npy_f32(const fs::path& path, const Matrix& m) { write_npy_features(path, m, FeatureDtype::float32); }
+
+namespace {
+
+// The header of a 2-D float feature file, checked against the file's size; f is left at the data.
+struct FeatureHeader {
+  int64_t rows = 0, cols = 0;
+  FeatureDtype dtype = FeatureDtype::float32;
+  uint64_t data_offset = 0;
+};
+
+FeatureHeader read_feature_header(std::ifstream& f, const std::string& file) {
   NpyHeader h = read_header(f, file);
-  if (h.descr != "<f4") throw InputError(file, "expected dtype '<f4', got '" + h.descr + "'");
+  FeatureHeader out;
+  if (h.descr == "<f2") out.dtype = FeatureDtype::float16;
+  else if (h.descr != "<f4") throw InputError(file, "expected dtype '<f4' or '<f2', got '" + h.descr + "'");
   if (h.fortran_order) throw InputError(file, "Fortran-order arrays are not supported");
   if (h.shape.size() != 2)
     throw InputError(file, "expected a 2-D array, got " + std::to_string(h.shape.size()) +
                                " dimensions");
-  if (h.shape[0] > 0 && h.shape[1] > 0 &&
-      uint64_t(h.shape[1]) > bytes_left(f) / 4 / uint64_t(h.shape[0]))
-    throw InputError(file, "truncated data: expected " + std::to_string(h.shape[0]) + "x" +
-                               std::to_string(h.shape[1]) + " float32 values");
-  Matrix m(h.shape[0], h.shape[1]);
-  if (element_count(h) > 0 &&
-      !f.read(reinterpret_cast<char*>(m.data.data()), std::streamsize(m.data.size() * 4)))
-    throw InputError(file, "truncated data: expected " + std::to_string(m.rows) + "x" +
-                               std::to_string(m.cols) + " float32 values");
-  return m;
+  out.rows = h.shape[0];
+  out.cols = h.shape[1];
+  const uint64_t item = uint64_t(dtype_bytes(out.dtype));
+  if (out.rows > 0 && out.cols > 0 && uint64_t(out.cols) > bytes_left(f) / item / uint64_t(out.rows))
+    throw InputError(file, "truncated data: expected " + std::to_string(out.rows) + "x" +
+                               std::to_string(out.cols) + (item == 2 ? " float16" : " float32") + " values");
+  out.data_offset = uint64_t(f.tellg());
+  return out;
+}
+
+}  // namespace
+
+Matrix read_npy_f32(const fs::path& path) {
+  return map_npy_features(path).to_matrix();
+}
+
+FeatureMatrix map_npy_features(const fs::path& path) {
+  const std::string file = path.string();
+  FeatureHeader h;
+  {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw InputError(file, fs::exists(path) ? "cannot read" : "file not found");
+    h = read_feature_header(f, file);
+  }
+  const uint64_t bytes = uint64_t(h.rows * h.cols * dtype_bytes(h.dtype));
+  if (bytes == 0) return FeatureMatrix(Matrix(h.rows, h.cols));
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw InputError(file, "cannot open: " + std::string(std::strerror(errno)));
+  const size_t length = size_t(h.data_offset + bytes);
+  void* base = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int mmap_errno = errno;
+  ::close(fd);  // the mapping keeps the file
+  if (base == MAP_FAILED) throw InputError(file, "cannot memory-map: " + std::string(std::strerror(mmap_errno)));
+  std::shared_ptr<const void> owner(base, [length](const void* p) { ::munmap(const_cast<void*>(p), length); });
+  const void* data = static_cast<const char*>(base) + h.data_offset;
+  return FeatureMatrix(h.rows, h.cols, h.dtype, data, std::move(owner), true);
 }
 
 }  // namespace hiscmcl

@@ -29,10 +29,10 @@ torch::Tensor token_rows(const ImageInputs& in) {
                                  /*sorted=*/true));
 }
 
-TokenProjections ImageBranchImpl::project_tokens(const torch::Tensor& table, const torch::Tensor& rows) {
+TokenProjections ImageBranchImpl::project_tokens(const torch::Tensor& features, const torch::Tensor& rows) {
   TokenProjections p;
   p.rows = rows;
-  p.token = token_norm_(token_proj_(input_dropout_(table.index_select(0, rows))));
+  p.token = token_norm_(token_proj_(input_dropout_(features)));
   p.k_neigh = neigh_attn_->k_proj(p.token);
   p.v_neigh = neigh_attn_->v_proj(p.token);
   p.k_glob = global_attn_->k_proj(p.token);
@@ -43,7 +43,8 @@ TokenProjections ImageBranchImpl::project_tokens(const torch::Tensor& table, con
 torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in, const TokenProjections& given) {
   if (mode_ == Fusion::hierarchical) {
     // Project only the distinct rows the batch touches (or take them from given), then gather.
-    const TokenProjections p = given.defined() ? given : project_tokens(in.table, token_rows(in));
+    const torch::Tensor rows = given.defined() ? torch::Tensor() : token_rows(in);
+    const TokenProjections p = given.defined() ? given : project_tokens(in.table_rows(rows), rows);
     const int64_t b = in.index.size(0), n = in.neighbours.size(1), m = in.global.size(1);
     // Each index set is looked up once and gathered from every projection that needs it.
     auto pos = [&](const torch::Tensor& table_rows) { return torch::searchsorted(p.rows, table_rows.flatten()); };
@@ -69,7 +70,7 @@ torch::Tensor ImageBranchImpl::fuse(const ImageInputs& in, const TokenProjection
     }
     return fusion_dropout_(torch::relu(fusion_norm_(fusion_linear_(c))));
   }
-  return input_dropout_(in.table.index_select(0, in.index));
+  return input_dropout_(in.table_rows(in.index));
 }
 
 torch::Tensor ImageBranchImpl::forward(const ImageInputs& in, const TokenProjections& proj) {

@@ -9,6 +9,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "model/attention.h"
 #include "model/projection_head.h"
 #include "config/run_config.h"
@@ -19,11 +21,16 @@ namespace hiscmcl {
 // a spot's tokens are shared by its neighbours, so the branch projects each distinct row once.
 struct ImageInputs {
   torch::Tensor table;          // [N, D] spot-level features of every spot indexed below
+  // Or, in place of table, a function giving rows of it (features read on demand, streamed).
+  std::function<torch::Tensor(const torch::Tensor& rows)> lookup;
   torch::Tensor index;          // [B] rows of table: the spots of the batch
   torch::Tensor neighbourhood;  // [B, D] neighbourhood-crop features (hierarchical; optional)
   torch::Tensor neighbours;     // [B, n] rows of table: nearest spots, self first (hierarchical)
   torch::Tensor global;         // [B, m] rows of table (hierarchical)
   torch::Tensor scales;         // [B, S, D] (multiscale)
+  torch::Tensor table_rows(const torch::Tensor& rows) const {
+    return table.defined() ? table.index_select(0, rows) : lookup(rows);
+  }
 };
 
 // Hierarchical fusion's per-row work: each table row's token and the keys and values both
@@ -51,7 +58,8 @@ class ImageBranchImpl : public torch::nn::Module {
   torch::Tensor forward(const ImageInputs& in, const TokenProjections& proj = {});  // [B, P]
   // The fused feature before the projection head (hierarchical/multiscale), for inspection.
   torch::Tensor fuse(const ImageInputs& in, const TokenProjections& proj = {});
-  TokenProjections project_tokens(const torch::Tensor& table, const torch::Tensor& rows);
+  // features: the table's rows `rows` ([U, D], e.g. in.table_rows(rows)).
+  TokenProjections project_tokens(const torch::Tensor& features, const torch::Tensor& rows);
   // Whether the projections may be shared between batches: no input dropout (its mask is per batch).
   bool shares_token_projections() const { return mode_ == Fusion::hierarchical && !has_input_dropout_; }
 

@@ -29,17 +29,15 @@ Matrix baseline_features(const std::vector<std::array<double, 2>>& pixel_xy, con
                          BaselineInputs inputs, ContextSizes context) {
   if (context.n_neighbours < 1 || context.n_global < 1)
     throw std::invalid_argument("baseline_features: context sizes must be >= 1");
-  const Matrix& spot = features.level("spot");
-  const Matrix& neigh = features.level("neighbourhood");
+  const Matrix spot = features.level("spot").to_matrix();
+  const FeatureMatrix& neigh = features.level("neighbourhood");
   const int64_t n = spot.rows, d = spot.cols;
   const bool with_context = inputs == BaselineInputs::crops_and_context;
   Matrix x(n, (with_context ? 4 : 2) * d);
   for (int64_t i = 0; i < n; ++i) {
     float* row = x.row(i);
-    for (int64_t c = 0; c < d; ++c) {
-      row[c] = spot(i, c);
-      row[d + c] = neigh(i, c);
-    }
+    std::copy_n(spot.row(i), d, row);
+    neigh.read_row(i, row + d);
   }
   if (with_context) {
     add_neighbour_mean(pixel_xy, spot, context.n_neighbours, 2 * d, x);

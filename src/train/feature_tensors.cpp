@@ -1,10 +1,34 @@
 #include "train/feature_tensors.h"
 
-#include <cstring>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <map>
+
+#include <ATen/Parallel.h>
+
+#include "common/log.h"
 #include "data/spatial_neighbours.h"
 
 namespace hiscmcl {
+namespace {
+
+// A streamed level hands its read pages back after this many bytes: the cost of faulting them in
+// again is small beside an epoch, and it bounds the pages one level holds.
+constexpr int64_t kReleaseBytes = int64_t(1) << 30;
+
+torch::ScalarType scalar_type(FeatureDtype d) { return d == FeatureDtype::float16 ? torch::kHalf : torch::kFloat32; }
+
+// Rows [begin, end) of m as float32 (a copy). torch's kHalf is IEEE binary16, as FeatureMatrix's.
+torch::Tensor feature_rows(const FeatureMatrix& m, int64_t begin, int64_t end) {
+  const char* p = static_cast<const char*>(m.data()) + begin * m.cols * dtype_bytes(m.dtype());
+  auto view = torch::from_blob(const_cast<char*>(p), {end - begin, m.cols}, scalar_type(m.dtype()));
+  return view.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true);
+}
+
+}  // namespace
 
 torch::Tensor to_tensor(const Matrix& m) {
   return torch::from_blob(const_cast<float*>(m.data.data()), {m.rows, m.cols}, torch::kFloat32).clone();
@@ -17,17 +41,93 @@ Matrix to_matrix(const torch::Tensor& t) {
   return m;
 }
 
+struct LevelRows::State {
+  torch::Tensor table;                  // resident: [N, D] as stored
+  std::vector<FeatureMatrix> sections;  // streamed: each section's rows
+  std::vector<int64_t> offsets;
+  torch::Tensor mean, sd;
+  int64_t dim = 0;
+  std::atomic<int64_t> bytes_read{0};
+};
+
+LevelRows::LevelRows(const std::vector<const FeatureMatrix*>& features, const std::vector<int64_t>& offsets,
+                     torch::Tensor mean, torch::Tensor sd, bool streamed) {
+  if (features.empty() || offsets.size() != features.size() + 1)
+    throw std::invalid_argument("LevelRows: one feature matrix per section");
+  auto s = std::make_shared<State>();
+  s->offsets = offsets;
+  s->mean = std::move(mean);
+  s->sd = std::move(sd);
+  s->dim = features[0]->cols;
+  bool all_half = true;
+  for (size_t i = 0; i < features.size(); ++i) {
+    if (features[i]->cols != s->dim || features[i]->rows != offsets[i + 1] - offsets[i])
+      throw std::invalid_argument("LevelRows: section features of the wrong shape");
+    all_half = all_half && features[i]->dtype() == FeatureDtype::float16;
+  }
+  if (streamed) {
+    for (auto* f : features) s->sections.push_back(*f);
+  } else {
+    const FeatureDtype stored = all_half ? FeatureDtype::float16 : FeatureDtype::float32;
+    s->table = torch::empty({offsets.back(), s->dim}, scalar_type(stored));
+    char* out = static_cast<char*>(s->table.data_ptr());
+    const int64_t row_bytes = s->dim * dtype_bytes(stored);
+    for (size_t i = 0; i < features.size(); ++i) {
+      const FeatureMatrix& f = *features[i];
+      char* dst = out + offsets[i] * row_bytes;
+      if (f.dtype() == stored) {
+        std::memcpy(dst, f.data(), size_t(f.bytes()));
+      } else {  // float16 sections beside float32 ones: widened
+        for (int64_t r = 0; r < f.rows; ++r) f.read_row(r, reinterpret_cast<float*>(dst + r * row_bytes));
+      }
+      f.release_pages();
+    }
+  }
+  state_ = std::move(s);
+}
+
+bool LevelRows::streamed() const { return state_ && !state_->table.defined(); }
+int64_t LevelRows::dim() const { return state_ ? state_->dim : 0; }
+
+torch::Tensor LevelRows::rows(const torch::Tensor& idx) const {
+  State& s = *state_;
+  torch::Tensor x;
+  if (s.table.defined()) {
+    x = s.table.index_select(0, idx).to(torch::kFloat32);
+  } else {
+    const torch::Tensor id = idx.to(torch::kInt64).contiguous();
+    const int64_t n = id.numel(), total = s.offsets.back();
+    const int64_t* p = id.data_ptr<int64_t>();
+    for (int64_t i = 0; i < n; ++i)
+      if (p[i] < 0 || p[i] >= total) throw std::out_of_range("LevelRows: row " + std::to_string(p[i]) + " of " + std::to_string(total));
+    x = torch::empty({n, s.dim});
+    float* out = x.data_ptr<float>();
+    at::parallel_for(0, n, 256, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const size_t sec = size_t(std::upper_bound(s.offsets.begin(), s.offsets.end(), p[i]) - s.offsets.begin() - 1);
+        s.sections[sec].read_row(p[i] - s.offsets[sec], out + i * s.dim);
+      }
+    });
+    const int64_t elem = s.sections.empty() ? 4 : dtype_bytes(s.sections[0].dtype());
+    if (s.bytes_read.fetch_add(n * s.dim * elem) + n * s.dim * elem > kReleaseBytes) {
+      s.bytes_read = 0;
+      for (const auto& f : s.sections) f.release_pages();
+    }
+  }
+  return (x - s.mean) / s.sd;
+}
+
 ImageInputs FeatureTensors::image_inputs(const torch::Tensor& idx, Fusion fusion) const {
   ImageInputs in;
-  in.table = spot;
+  in.lookup = [rows = spot](const torch::Tensor& r) { return rows.rows(r); };
   in.index = idx;
   if (fusion == Fusion::hierarchical) {
-    in.neighbourhood = neighbourhood.index_select(0, idx);
+    in.neighbourhood = neighbourhood.rows(idx);
     in.neighbours = neighbours.index_select(0, idx);
     in.global = global.index_select(0, idx);
   } else if (fusion == Fusion::multiscale) {
     std::vector<torch::Tensor> per_level;
-    for (auto& l : scales) per_level.push_back(l.index_select(0, idx));
+    for (auto& l : scales) per_level.push_back(l.rows(idx));
     in.scales = torch::stack(per_level, 1);
   }
   return in;
@@ -40,14 +140,28 @@ torch::Tensor FeatureStats::standardise(const std::string& level, const torch::T
 }
 
 FeatureStats fit_feature_stats(const std::vector<SectionFeatures>& features) {
+  // Two passes over the sections in chunks (mean, then the centred squares), in float64: no
+  // copy of every spot at once, and the same statistics as one pass over all of them.
+  constexpr int64_t kChunk = 16384;
   FeatureStats s;
   for (const auto& level : features.front().level_names) {
-    std::vector<torch::Tensor> parts;
-    for (auto& f : features) parts.push_back(to_tensor(f.level(level)));
-    auto all = torch::cat(parts, 0).to(torch::kFloat64);
-    auto sd = all.std(0, /*unbiased=*/false).to(torch::kFloat32);
+    auto each_chunk = [&](const std::function<void(const torch::Tensor&)>& use) {
+      for (const auto& f : features) {
+        const FeatureMatrix& m = f.level(level);
+        for (int64_t b = 0; b < m.rows; b += kChunk) use(feature_rows(m, b, std::min(m.rows, b + kChunk)).to(torch::kFloat64));
+        m.release_pages();
+      }
+    };
+    const int64_t dim = features.front().level(level).cols;
+    int64_t n = 0;
+    torch::Tensor sum = torch::zeros({dim}, torch::kFloat64), squares = torch::zeros({dim}, torch::kFloat64);
+    each_chunk([&](const torch::Tensor& x) { sum += x.sum(0), n += x.size(0); });
+    if (n == 0) throw std::invalid_argument("fit_feature_stats: no spots");
+    const torch::Tensor mean = sum / double(n);
+    each_chunk([&](const torch::Tensor& x) { squares += (x - mean).square().sum(0); });
+    auto sd = (squares / double(n)).sqrt().to(torch::kFloat32);
     s.levels.push_back(level);
-    s.mean.push_back(all.mean(0).to(torch::kFloat32));
+    s.mean.push_back(mean.to(torch::kFloat32));
     s.sd.push_back(torch::where(sd > 1e-8, sd, torch::ones_like(sd)));
   }
   return s;
@@ -63,15 +177,19 @@ FeatureStats identity_feature_stats(const std::vector<std::string>& levels, int6
   return s;
 }
 
+int64_t feature_memory_budget_bytes(const TrainConfig& cfg) {
+  if (cfg.max_memory_gb > 0) return int64_t(cfg.max_memory_gb * 1e9);
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? int64_t(pages) * page / 2 : int64_t(8e9);
+}
+
 FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& sections,
                                      const std::vector<SectionFeatures>& features,
                                      const FeatureStats& stats, const RunConfig& run,
                                      bool with_expression) {
   const ModelConfig& cfg = run.model;
-  const std::vector<std::string> scale_levels = multiscale_levels(run.encoder);
   FeatureTensors t;
-  std::vector<torch::Tensor> spot, neigh, nb, gl, ctx, expr, xy;
-  std::vector<std::vector<torch::Tensor>> scales(scale_levels.size());
+  std::vector<torch::Tensor> nb, gl, ctx, expr, xy;
   if (!features.empty() && features.size() != sections.size())
     throw std::invalid_argument("build_feature_tensors: one feature set per section, or none");
   int64_t offset = 0;
@@ -83,13 +201,6 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
     const PreparedSection& sec = *sections[s];
     int64_t n = sec.n_spots();
     t.section_ids.push_back(sec.id);
-    if (!features.empty()) {
-      spot.push_back(stats.standardise("spot", to_tensor(features[s].level("spot"))));
-      neigh.push_back(stats.standardise("neighbourhood", to_tensor(features[s].level("neighbourhood"))));
-    }
-    if (cfg.fusion == Fusion::multiscale && !features.empty())
-      for (size_t l = 0; l < scale_levels.size(); ++l)
-        scales[l].push_back(stats.standardise(scale_levels[l], to_tensor(features[s].level(scale_levels[l]))));
     nb.push_back(index_tensor(nearest_spots(sec.pixel_xy, cfg.n_neighbours), n, cfg.n_neighbours, offset));
     gl.push_back(index_tensor(nearest_spots(sec.pixel_xy, cfg.n_global), n, cfg.n_global, offset));
     ctx.push_back(index_tensor(nearest_spots(sec.pixel_xy, cfg.spot_context_size), n,
@@ -104,17 +215,40 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
     offset += n;
     t.offsets.push_back(offset);
   }
-  if (!features.empty()) {
-    t.spot = torch::cat(spot, 0);
-    t.neighbourhood = torch::cat(neigh, 0);
-  }
-  if (cfg.fusion == Fusion::multiscale && !features.empty())
-    for (auto& l : scales) t.scales.push_back(torch::cat(l, 0));
   t.neighbours = torch::cat(nb, 0);
   t.global = torch::cat(gl, 0);
   t.context = torch::cat(ctx, 0);
   t.xy = torch::cat(xy, 0);
   if (with_expression) t.expression = torch::cat(expr, 0);
+  if (features.empty()) return t;
+
+  // The levels this fusion reads: spot always (the token table), neighbourhood for hierarchical.
+  std::vector<std::string> names = {"spot"};
+  if (cfg.fusion == Fusion::hierarchical) names.push_back("neighbourhood");
+  const std::vector<std::string> scale_levels = multiscale_levels(run.encoder);
+  if (cfg.fusion == Fusion::multiscale)
+    for (auto& l : scale_levels)
+      if (std::find(names.begin(), names.end(), l) == names.end()) names.push_back(l);
+  int64_t bytes = 0;
+  for (auto& name : names)
+    for (auto& f : features) bytes += f.level(name).bytes();
+  const int64_t budget = feature_memory_budget_bytes(run.train);
+  const bool streamed = bytes > budget;
+  if (streamed)
+    spdlog::info("image features {:.2f} GB > the {:.2f} GB budget (train.max_memory_gb): rows are read from the feature cache as needed",
+             double(bytes) / 1e9, double(budget) / 1e9);
+  std::map<std::string, LevelRows> level_rows;
+  for (auto& name : names) {
+    std::vector<const FeatureMatrix*> per_section;
+    for (auto& f : features) per_section.push_back(&f.level(name));
+    size_t i = size_t(std::find(stats.levels.begin(), stats.levels.end(), name) - stats.levels.begin());
+    if (i == stats.levels.size()) throw std::invalid_argument("no feature statistics for level '" + name + "'");
+    level_rows[name] = LevelRows(per_section, t.offsets, stats.mean[i], stats.sd[i], streamed);
+  }
+  t.spot = level_rows["spot"];
+  if (cfg.fusion == Fusion::hierarchical) t.neighbourhood = level_rows["neighbourhood"];
+  if (cfg.fusion == Fusion::multiscale)
+    for (auto& l : scale_levels) t.scales.push_back(level_rows[l]);
   return t;
 }
 

@@ -2,9 +2,16 @@
 // level, each spot's nearest-spot index lists (neighbourhood, global, spatial context), and — for
 // training sections — the expression and array coordinates. Indices are global over the
 // concatenation of the sections, in the order given; neighbours never cross sections.
+//
+// Image features are kept as stored (float32 or float16) and standardised as rows are read, so a
+// row reads the same whether its level is resident or streamed: resident, one [N, D] table per
+// level; streamed (the tables would pass train.max_memory_gb), rows are read from each section's
+// features, memory-mapped from the feature cache, and read pages are handed back as training
+// goes, so memory stays flat however many spots there are.
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,10 +30,26 @@ struct FeatureStats {
   torch::Tensor standardise(const std::string& level, const torch::Tensor& x) const;
 };
 
+// One feature level of every row, standardised on reading. Copies share their storage.
+class LevelRows {
+ public:
+  LevelRows() = default;
+  // features[s] holds rows [offsets[s], offsets[s+1]); streamed: read from them on demand.
+  LevelRows(const std::vector<const FeatureMatrix*>& features, const std::vector<int64_t>& offsets,
+            torch::Tensor mean, torch::Tensor sd, bool streamed);
+  bool defined() const { return state_ != nullptr; }
+  bool streamed() const;
+  int64_t dim() const;
+  torch::Tensor rows(const torch::Tensor& idx) const;  // [R, D] float32, standardised
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
 struct FeatureTensors {
-  torch::Tensor spot;           // [N, D] standardised
-  torch::Tensor neighbourhood;  // [N, D] standardised
-  std::vector<torch::Tensor> scales;  // [N, D] standardised, per multiscale level (multiscale)
+  LevelRows spot, neighbourhood;  // hierarchical and spot fusion (undefined without features)
+  std::vector<LevelRows> scales;  // per multiscale level (multiscale)
   torch::Tensor neighbours;     // [N, n] int64
   torch::Tensor global;         // [N, m] int64
   torch::Tensor context;        // [N, K] int64 (spatial spot context)
@@ -40,9 +63,13 @@ struct FeatureTensors {
   ImageInputs image_inputs(const torch::Tensor& idx, Fusion fusion) const;
 };
 
-// Statistics of every level the features carry.
+// Statistics of every level the features carry, accumulated section by section (float64).
 FeatureStats fit_feature_stats(const std::vector<SectionFeatures>& features);
 FeatureStats identity_feature_stats(const std::vector<std::string>& levels, int64_t dim);
+
+// The memory the image tables may take before they are streamed: train.max_memory_gb, or half
+// the machine's memory when it is 0.
+int64_t feature_memory_budget_bytes(const TrainConfig& cfg);
 
 // sections and features in the same order. with_expression: take expression from sections.
 // features may be empty (end-to-end training): the image tensors are then left undefined.

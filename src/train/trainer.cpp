@@ -160,7 +160,7 @@ void set_retrieval_keys(ModelBundle& b, const FeatureTensors& t,
   b.key_offsets = t.offsets;
   const Normalization eval_norm = cfg.data.eval_norm;
   if (to_string(eval_norm) == b.normalization) {
-    b.key_expression = t.expression.clone();
+    b.key_expression = t.expression;  // shared, never written: a second copy is N x G floats
   } else {
     std::vector<torch::Tensor> parts;
     for (auto* s : sections) parts.push_back(to_tensor(normalize(s->counts, eval_norm)));
@@ -199,7 +199,7 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
   b.stats = stats;
   m.t = shared;
   if (cfg.train.permute_pairs) permute_pairs(m.t, cfg.train.seed);
-  set_model_shape(b, m.t, m.t.spot.size(1));
+  set_model_shape(b, m.t, m.t.spot.dim());
   b.model = HisCMCLModel(b.shape, cfg);
   m.opt = std::make_unique<torch::optim::Adam>(
       b.model->parameters(), torch::optim::AdamOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));
@@ -238,10 +238,11 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
       auto rows = token_rows(m.t.image_inputs(torch::cat(batches), Fusion::hierarchical));
       const int64_t u = rows.size(0);
       if (!data_parallel || u < dist::world_size()) {
-        m.step_tokens = branch->project_tokens(m.t.spot, rows);
+        m.step_tokens = branch->project_tokens(m.t.spot.rows(rows), rows);
       } else {
         auto [begin, end] = dist::slice_of(u, dist::rank(), dist::world_size());
-        auto part = branch->project_tokens(m.t.spot, rows.slice(0, begin, end));
+        const auto my_rows = rows.slice(0, begin, end);
+        auto part = branch->project_tokens(m.t.spot.rows(my_rows), my_rows);
         auto all = [u](const torch::Tensor& x) { return dist::gather_rows_with_grad(x, u); };
         m.step_tokens = {rows, all(part.token), all(part.k_neigh), all(part.v_neigh), all(part.k_glob), all(part.v_glob)};
       }

@@ -261,3 +261,45 @@ TEST(Stacked, CvBlendsRetrievalWithTheFairRidgeOnTheSameModels) {
               << "\n";
   }
 }
+
+TEST(Reuse, StreamedFeaturesAndAFloat16CacheKeepTheirPromises) {
+  CvRun run;
+  auto first = run.cv();
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const json m0 = run.metrics();
+
+  // Image tables past train.max_memory_gb are read from the cache on demand: the same models,
+  // the same numbers, from scratch.
+  CvRun streamed;
+  auto s = streamed.cv("max_memory_gb = 1e-9\n", "--verbose");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_TRUE(has(s.output, "rows are read from the feature cache")) << s.output;
+  EXPECT_EQ(streamed.metrics()["sections"], m0["sections"]);
+  // ...and the memory budget is no reason to train again.
+  auto again = run.cv("max_memory_gb = 1e-9\n");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_FALSE(has(again.output, "settings.train")) << again.output;
+  EXPECT_EQ(run.metrics()["sections"], m0["sections"]);
+
+  // float16: the float32 cache is rounded into a float16 one beside it (no crop is embedded
+  // again), the models train again, and the numbers move a little.
+  std::vector<fs::path> f32, f16;
+  for (auto& e : fs::recursive_directory_iterator(run.tmp.path))
+    if (e.path().extension() == ".npy" && e.path().string().find("/features/") != std::string::npos)
+      (e.path().string().find(".f16.npy") != std::string::npos ? f16 : f32).push_back(e.path());
+  ASSERT_FALSE(f32.empty());
+  EXPECT_TRUE(f16.empty());
+  auto half = run.cv("feature_dtype = \"float16\"\n", "--verbose");
+  ASSERT_EQ(half.exit_code, 0) << half.output;
+  EXPECT_TRUE(has(half.output, "settings.encoder.feature_dtype")) << half.output;
+  for (auto& p : f32) {
+    fs::path h = p;
+    h.replace_extension(".f16.npy");
+    ASSERT_TRUE(fs::exists(h)) << h;
+    EXPECT_EQ(fs::file_size(h) - 128, (fs::file_size(p) - 128) / 2) << h;
+  }
+  const json m16 = run.metrics();
+  EXPECT_NE(m16["sections"], m0["sections"]);
+  for (auto& [name, sec] : m0["sections"].items())
+    EXPECT_NEAR(m16["sections"][name]["acg"].get<double>(), sec["acg"].get<double>(), 0.03) << name;
+}

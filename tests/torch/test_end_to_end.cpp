@@ -80,7 +80,7 @@ TEST(EndToEnd, OneEpochOnCpuTrainsTheTrunkAndTheBundleCarriesIt) {
   SectionFeatures fb = embed_spots(*image, test.image.image_path, test.pixel_xy, test.image.spot_diameter_px,
                                    loaded.config.encoder, *enc_b);
   ASSERT_EQ(fa.level("spot").rows, test.n_spots());
-  EXPECT_EQ(fa.level("spot").data, fb.level("spot").data);
+  EXPECT_EQ(fa.level("spot").to_matrix().data, fb.level("spot").to_matrix().data);
   RetrievalPredictor pa(r.bundle), pb(loaded);
   Matrix ya = pa.predict(test.pixel_xy, fa), yb = pb.predict(test.pixel_xy, fb);
   ASSERT_EQ(ya.rows, test.n_spots());
