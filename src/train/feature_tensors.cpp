@@ -42,7 +42,8 @@ Matrix to_matrix(const torch::Tensor& t) {
 }
 
 struct LevelRows::State {
-  torch::Tensor table;                  // resident: [N, D] as stored
+  torch::Tensor table;                  // resident: [N, D] as stored, or standardised (float32)
+  bool standardised = false;
   std::vector<FeatureMatrix> sections;  // streamed: each section's rows
   std::vector<int64_t> offsets;
   torch::Tensor mean, sd;
@@ -82,6 +83,12 @@ LevelRows::LevelRows(const std::vector<const FeatureMatrix*>& features, const st
       }
       f.release_pages();
     }
+    // A float32 table is standardised once, in place: the same operations on the same values as
+    // on reading (so the same bits), without repeating them every step.
+    if (stored == FeatureDtype::float32) {
+      s->table.sub_(s->mean).div_(s->sd);
+      s->standardised = true;
+    }
   }
   state_ = std::move(s);
 }
@@ -93,7 +100,9 @@ torch::Tensor LevelRows::rows(const torch::Tensor& idx) const {
   State& s = *state_;
   torch::Tensor x;
   if (s.table.defined()) {
-    x = s.table.index_select(0, idx).to(torch::kFloat32);
+    x = s.table.index_select(0, idx);
+    if (s.standardised) return x;
+    x = x.to(torch::kFloat32);
   } else {
     const torch::Tensor id = idx.to(torch::kInt64).contiguous();
     const int64_t n = id.numel(), total = s.offsets.back();

@@ -3,9 +3,10 @@
 // training sections — the expression and array coordinates. Indices are global over the
 // concatenation of the sections, in the order given; neighbours never cross sections.
 //
-// Image features are kept as stored (float32 or float16) and standardised as rows are read, so a
-// row reads the same whether its level is resident or streamed: resident, one [N, D] table per
-// level; streamed (the tables would pass train.max_memory_gb), rows are read from each section's
+// Image features are kept as stored (float32 or float16) and standardised with the same float32
+// operations wherever they are read, so a row reads the same bits whether its level is resident
+// or streamed: resident, one [N, D] table per level (float32 standardised once, float16 as rows are
+// read); streamed (the tables would pass train.max_memory_gb), rows are read from each section's
 // features, memory-mapped from the feature cache, and read pages are handed back as training
 // goes, so memory stays flat however many spots there are.
 #pragma once
