@@ -2,10 +2,11 @@
 // (both ensemble members, then the retrieval keys) on N random spots with foundation-sized
 // features, printed as spots/s and the process's peak memory.
 //   build/bench/bench_train_scale N [D=1536] [GENES=785] [SPOTS_PER_SECTION=4000]
-//       [--dtype float32|float16] [--cache DIR] [--max-memory-gb X]
+//       [--dtype float32|float16] [--cache DIR] [--max-memory-gb X] [--ensemble E]
 // --dtype: encoder.feature_dtype. --cache DIR: the features are written to DIR as the feature
 // cache stores them and memory-mapped back, as `train` reads them (else held in memory).
 // --max-memory-gb: train.max_memory_gb (image tables past it are streamed from the features).
+// --ensemble: train.ensemble (default 2; spots/s counts member-spots either way).
 // One N per process, so that the peak is that N's. Random features and counts: a figure of cost,
 // not of accuracy. Sections are square grids of Visium-like spots, so the neighbourhood and
 // global tokens are real nearest-spot sets.
@@ -53,12 +54,15 @@ int main(int argc, char** argv) {
   FeatureDtype dtype = FeatureDtype::float32;
   std::filesystem::path cache;
   double max_memory_gb = 0;
+  int ensemble = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--dtype" && i + 1 < argc) {
       if (!parse_choice(argv[++i], dtype)) return std::fprintf(stderr, "--dtype float32|float16\n"), 2;
     } else if (a == "--cache" && i + 1 < argc) {
       cache = argv[++i];
+    } else if (a == "--ensemble" && i + 1 < argc) {
+      ensemble = std::atoi(argv[++i]);
     } else if (a == "--max-memory-gb" && i + 1 < argc) {
       max_memory_gb = std::atof(argv[++i]);
     } else {
@@ -67,7 +71,7 @@ int main(int argc, char** argv) {
   }
   if (pos.empty()) {
     std::fprintf(stderr, "usage: %s N [D=1536] [GENES=785] [SPOTS_PER_SECTION=4000] [--dtype float32|float16] "
-                 "[--cache DIR] [--max-memory-gb X]\n", argv[0]);
+                 "[--cache DIR] [--max-memory-gb X] [--ensemble E]\n", argv[0]);
     return 2;
   }
   const int64_t n = std::atoll(pos[0].c_str());
@@ -125,6 +129,7 @@ int main(int argc, char** argv) {
   cfg.train.epochs = 1;
   cfg.encoder.feature_dtype = dtype;
   cfg.train.max_memory_gb = max_memory_gb;
+  if (ensemble > 0) cfg.train.ensemble = ensemble;
   int64_t table_bytes = 0;  // the hierarchical fusion's two levels, as build_feature_tensors counts them
   for (const auto& f : features) table_bytes += f.level("spot").bytes() + f.level("neighbourhood").bytes();
   const bool streamed = table_bytes > feature_memory_budget_bytes(cfg.train);

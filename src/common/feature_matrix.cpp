@@ -1,6 +1,7 @@
 #include "common/feature_matrix.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -69,6 +70,7 @@ FeatureMatrix::FeatureMatrix(int64_t r, int64_t c, FeatureDtype dtype, const voi
     : rows(r), cols(c), dtype_(dtype), data_(data), owner_(std::move(owner)), mapped_(mapped) {}
 
 void FeatureMatrix::read_row(int64_t r, float* out) const {
+  if (cols == 0) return;
   if (dtype_ == FeatureDtype::float32) {
     std::memcpy(out, static_cast<const float*>(data_) + r * cols, size_t(cols) * sizeof(float));
   } else {
@@ -91,10 +93,11 @@ Matrix FeatureMatrix::to_matrix() const {
 void FeatureMatrix::release_pages() const {
   if (!mapped_ || bytes() == 0) return;
   // madvise wants a page-aligned start: the mapping's pages from the one holding the first value.
-  const long page = 4096;
+  static const long page = sysconf(_SC_PAGESIZE);
   const uintptr_t begin = reinterpret_cast<uintptr_t>(data_) & ~uintptr_t(page - 1);
   const uintptr_t end = reinterpret_cast<uintptr_t>(data_) + uintptr_t(bytes());
-  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  // Advice only: on failure the pages simply stay (they are the file's, the kernel can drop them).
+  (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace hiscmcl

@@ -220,6 +220,9 @@ void validate(const RunConfig& c, const std::string& source) {
       fail("train.mode = \"end_to_end\" trains a CNN trunk: encoder.name must be resnet18, resnet50 or densenet121, not \"" +
            e.name + "\"");
     if (t.ensemble > 1) fail("train.ensemble > 1 is available with train.mode = \"frozen\" only: set train.ensemble = 1");
+    // The trunk trains on its own float32 outputs; nothing is cached to store in float16.
+    if (e.feature_dtype != FeatureDtype::float32)
+      fail("encoder.feature_dtype = \"float16\" is for cached features (train.mode = \"frozen\"): set it to \"float32\"");
     // Image keys would need every training spot re-embedded through the trained trunk after
     // training; refused here rather than failing after the whole run.
     if (p.keys != RetrievalKeys::expression)

@@ -254,16 +254,30 @@ FeatureMatrix map_npy_features(const fs::path& path) {
     h = read_feature_header(f, file);
   }
   const uint64_t bytes = uint64_t(h.rows * h.cols * dtype_bytes(h.dtype));
-  if (bytes == 0) return FeatureMatrix(Matrix(h.rows, h.cols));
+  if (bytes == 0) return FeatureMatrix(h.rows, h.cols, h.dtype, nullptr, nullptr, false);
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw InputError(file, "cannot open: " + std::string(std::strerror(errno)));
+  // The size of the file mapped, not of the one whose header was read: a mapping past the end
+  // of a file would fault on reading (SIGBUS) instead of failing here.
+  struct stat st {};
   const size_t length = size_t(h.data_offset + bytes);
+  if (::fstat(fd, &st) != 0 || uint64_t(st.st_size) < length) {
+    ::close(fd);
+    throw InputError(file, "truncated data: expected " + std::to_string(h.rows) + "x" + std::to_string(h.cols) + " values");
+  }
   void* base = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, 0);
   const int mmap_errno = errno;
   ::close(fd);  // the mapping keeps the file
   if (base == MAP_FAILED) throw InputError(file, "cannot memory-map: " + std::string(std::strerror(mmap_errno)));
   std::shared_ptr<const void> owner(base, [length](const void* p) { ::munmap(const_cast<void*>(p), length); });
-  const void* data = static_cast<const char*>(base) + h.data_offset;
+  const char* data = static_cast<const char*>(base) + h.data_offset;
+  if (h.data_offset % uint64_t(dtype_bytes(h.dtype)) != 0) {
+    // numpy pads headers to 16 or 64 bytes; a file that does not is read into aligned memory.
+    auto copy = std::make_shared<std::vector<uint32_t>>((bytes + 3) / 4);
+    std::memcpy(copy->data(), data, bytes);
+    const void* p = copy->data();
+    return FeatureMatrix(h.rows, h.cols, h.dtype, p, std::move(copy), false);
+  }
   return FeatureMatrix(h.rows, h.cols, h.dtype, data, std::move(owner), true);
 }
 

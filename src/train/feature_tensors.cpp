@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 
 #include <ATen/Parallel.h>
@@ -16,8 +20,9 @@ namespace hiscmcl {
 namespace {
 
 // A streamed level hands its read pages back after this many bytes: the cost of faulting them in
-// again is small beside an epoch, and it bounds the pages one level holds.
-constexpr int64_t kReleaseBytes = int64_t(1) << 30;
+// again is small beside a step, and it bounds the pages one level holds.
+// Counted in row bytes; a row's pages can be up to twice that.
+constexpr int64_t kReleaseBytes = int64_t(256) << 20;
 
 torch::ScalarType scalar_type(FeatureDtype d) { return d == FeatureDtype::float16 ? torch::kHalf : torch::kFloat32; }
 
@@ -97,6 +102,7 @@ bool LevelRows::streamed() const { return state_ && !state_->table.defined(); }
 int64_t LevelRows::dim() const { return state_ ? state_->dim : 0; }
 
 torch::Tensor LevelRows::rows(const torch::Tensor& idx) const {
+  if (!state_) throw std::logic_error("LevelRows::rows: no features at this level");
   State& s = *state_;
   torch::Tensor x;
   if (s.table.defined()) {
@@ -164,11 +170,26 @@ FeatureStats fit_feature_stats(const std::vector<SectionFeatures>& features) {
     const int64_t dim = features.front().level(level).cols;
     int64_t n = 0;
     torch::Tensor sum = torch::zeros({dim}, torch::kFloat64), squares = torch::zeros({dim}, torch::kFloat64);
-    each_chunk([&](const torch::Tensor& x) { sum += x.sum(0), n += x.size(0); });
+    torch::Tensor largest = torch::zeros({dim}, torch::kFloat64);
+    each_chunk([&](const torch::Tensor& x) {
+      sum += x.sum(0), n += x.size(0);
+      largest = torch::maximum(largest, std::get<0>(x.abs().max(0)));
+    });
     if (n == 0) throw std::invalid_argument("fit_feature_stats: no spots");
     const torch::Tensor mean = sum / double(n);
     each_chunk([&](const torch::Tensor& x) { squares += (x - mean).square().sum(0); });
     auto sd = (squares / double(n)).sqrt().to(torch::kFloat32);
+    bool half = false;
+    for (const auto& f : features) half = half || f.level(level).dtype() == FeatureDtype::float16;
+    if (half) {
+      // float16 keeps 11 bits of the raw value, so a dimension far from zero beside its spread
+      // (a large offset) loses more of its standardised value than one centred on zero.
+      const double worst = (largest / torch::clamp_min(sd.to(torch::kFloat64), 1e-8)).max().item<double>() * std::ldexp(1.0, -11);
+      if (worst > 0.01)
+        spdlog::warn("float16 features, level '{}': rounding moves a standardised value by up to {:.3f} sd "
+                     "(a dimension with a large offset); encoder.feature_dtype = \"float32\" keeps it exact",
+                     level, worst);
+    }
     s.levels.push_back(level);
     s.mean.push_back(mean.to(torch::kFloat32));
     s.sd.push_back(torch::where(sd > 1e-8, sd, torch::ones_like(sd)));
@@ -186,10 +207,29 @@ FeatureStats identity_feature_stats(const std::vector<std::string>& levels, int6
   return s;
 }
 
-int64_t feature_memory_budget_bytes(const TrainConfig& cfg) {
-  if (cfg.max_memory_gb > 0) return int64_t(cfg.max_memory_gb * 1e9);
+namespace {
+
+// The memory this process may use: the machine's, or less under a cgroup limit (a container, a
+// batch job's allocation), v2 or v1.
+int64_t usable_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? int64_t(pages) * page / 2 : int64_t(8e9);
+  int64_t bytes = pages > 0 && page > 0 ? int64_t(pages) * page : int64_t(16e9);
+  for (const char* file : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream f(file);
+    std::string text;
+    if (f >> text && !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+      const double limit = std::strtod(text.c_str(), nullptr);  // "max" (no limit) is not a number
+      if (limit > 0 && limit < double(bytes)) bytes = int64_t(limit);
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+int64_t feature_memory_budget_bytes(const TrainConfig& cfg) {
+  if (cfg.max_memory_gb > 0) return int64_t(std::min(cfg.max_memory_gb, 9e9) * 1e9);
+  return usable_memory_bytes() / 2;
 }
 
 FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& sections,
@@ -198,7 +238,7 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
                                      bool with_expression) {
   const ModelConfig& cfg = run.model;
   FeatureTensors t;
-  std::vector<torch::Tensor> nb, gl, ctx, expr, xy;
+  std::vector<torch::Tensor> nb, gl, ctx, xy;
   if (!features.empty() && features.size() != sections.size())
     throw std::invalid_argument("build_feature_tensors: one feature set per section, or none");
   int64_t offset = 0;
@@ -220,7 +260,6 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
       coords.push_back(std::max<int64_t>(0, std::llround(a[1])));
     }
     xy.push_back(torch::tensor(coords, torch::kInt64).view({n, 2}));
-    if (with_expression) expr.push_back(to_tensor(sec.expression));
     offset += n;
     t.offsets.push_back(offset);
   }
@@ -228,7 +267,16 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
   t.global = torch::cat(gl, 0);
   t.context = torch::cat(ctx, 0);
   t.xy = torch::cat(xy, 0);
-  if (with_expression) t.expression = torch::cat(expr, 0);
+  if (with_expression) {  // filled in place: no per-section copies beside the whole (10^6 x 785: 3 GB)
+    const int64_t genes = sections.empty() ? 0 : sections[0]->expression.cols;
+    t.expression = torch::empty({offset, genes});
+    for (size_t s = 0; s < sections.size(); ++s) {
+      const Matrix& e = sections[s]->expression;
+      if (e.cols != genes || e.rows != t.offsets[s + 1] - t.offsets[s])
+        throw std::invalid_argument("build_feature_tensors: section " + sections[s]->id + "'s expression has the wrong shape");
+      std::memcpy(t.expression.data_ptr<float>() + t.offsets[s] * genes, e.data.data(), e.data.size() * sizeof(float));
+    }
+  }
   if (features.empty()) return t;
 
   // The levels this fusion reads: spot always (the token table), neighbourhood for hierarchical.

@@ -302,4 +302,7 @@ TEST(Reuse, StreamedFeaturesAndAFloat16CacheKeepTheirPromises) {
   EXPECT_NE(m16["sections"], m0["sections"]);
   for (auto& [name, sec] : m0["sections"].items())
     EXPECT_NEAR(m16["sections"][name]["acg"].get<double>(), sec["acg"].get<double>(), 0.03) << name;
+  // Back to float32: its own cache, untouched, gives the first numbers again.
+  ASSERT_EQ(run.cv().exit_code, 0);
+  EXPECT_EQ(run.metrics()["sections"], m0["sections"]);
 }

@@ -157,3 +157,31 @@ TEST(FeatureMatrix, BadFilesNameTheFile) {
   }
   EXPECT_THROW(read_npy_f32(dir / "short.npy"), InputError);
 }
+
+TEST(FeatureMatrix, EmptyAndUnalignedFilesKeepTheirValuesAndDtype) {
+  test::TempDir dir;
+  write_npy_features(dir / "empty.npy", Matrix(0, 5), FeatureDtype::float16);
+  FeatureMatrix empty = map_npy_features(dir / "empty.npy");
+  EXPECT_EQ(empty.dtype(), FeatureDtype::float16);  // a float16 cache of no spots is still float16
+  EXPECT_EQ(empty.rows, 0);
+  EXPECT_EQ(empty.cols, 5);
+  // A header of odd length (numpy pads to 16 or 64; another writer may not): the values after
+  // it are still read right, from aligned memory.
+  std::string dict = "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 3), }";
+  if ((10 + dict.size() + 1) % 2 == 0) dict += ' ';
+  dict += '\n';
+  const uint16_t values[3] = {float_to_half(1.5f), float_to_half(-2.f), float_to_half(0.25f)};
+  {
+    std::ofstream f(dir / "odd.npy", std::ios::binary);
+    f.write("\x93NUMPY\x01\x00", 8);
+    const char len[2] = {char(dict.size() & 0xFF), char(dict.size() >> 8)};
+    f.write(len, 2);
+    f << dict;
+    f.write(reinterpret_cast<const char*>(values), sizeof(values));
+  }
+  FeatureMatrix odd = map_npy_features(dir / "odd.npy");
+  EXPECT_FALSE(odd.mapped());
+  EXPECT_EQ(odd(0, 0), 1.5f);
+  EXPECT_EQ(odd(0, 1), -2.f);
+  EXPECT_EQ(odd(0, 2), 0.25f);
+}

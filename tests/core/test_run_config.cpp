@@ -109,6 +109,14 @@ TEST(RunConfig, ImpossibleCombinationsAreRefusedBeforeAnyWork) {
   msg = refusal(e2e + "[predict]\nkeys = \"expression\"\npredictor = \"stacked\"\n");
   EXPECT_TRUE(has(msg, "train.mode = \"frozen\"")) << msg;  // the ridge half reads cached features
   EXPECT_NO_THROW(parse_run_config_toml("[predict]\npredictor = \"stacked\"\n", "ok.toml"));
+  // float16 is the cache's storage; an end-to-end trunk caches nothing.
+  msg = refusal("[encoder]\nname = \"resnet18\"\nfeature_dtype = \"float16\"\n[train]\nmode = \"end_to_end\"\nensemble = 1\n"
+                "[predict]\nkeys = \"expression\"\npredictor = \"retrieval\"\n");
+  EXPECT_TRUE(has(msg, "encoder.feature_dtype")) << msg;
+  msg = refusal("[train]\nmax_memory_gb = -1\n");
+  EXPECT_TRUE(has(msg, "train.max_memory_gb")) << msg;
+  msg = refusal("[encoder]\nfeature_dtype = \"bfloat16\"\n");
+  EXPECT_TRUE(has(msg, "float16")) << msg;  // the choices are listed
   msg = refusal("[predict]\nregions = 21\n");
   EXPECT_TRUE(has(msg, "predict.regions")) << msg;
   msg = refusal("[model]\nd_model = 100\nfusion_heads = 8\n");

@@ -402,6 +402,7 @@ TEST(Training, StreamedFeaturesTrainTheSameModelAsResidentOnes) {
     for (const char* fusion : {"hierarchical", "multiscale", "spot"}) {
       RunConfig c = small_config(fusion, "batch");
       c.encoder.feature_dtype = dtype;
+      c.train.ensemble = 2;  // two members reading one shared streamed level side by side
       c.train.epochs = 3;
       c.train.batch_size = 16;
       RunConfig streamed = c;
