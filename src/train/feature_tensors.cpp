@@ -178,13 +178,14 @@ FeatureStats fit_feature_stats(const std::vector<SectionFeatures>& features) {
     if (n == 0) throw std::invalid_argument("fit_feature_stats: no spots");
     const torch::Tensor mean = sum / double(n);
     each_chunk([&](const torch::Tensor& x) { squares += (x - mean).square().sum(0); });
-    auto sd = (squares / double(n)).sqrt().to(torch::kFloat32);
+    auto raw_sd = (squares / double(n)).sqrt().to(torch::kFloat32);
+    auto sd = torch::where(raw_sd > 1e-8, raw_sd, torch::ones_like(raw_sd));
     bool half = false;
     for (const auto& f : features) half = half || f.level(level).dtype() == FeatureDtype::float16;
     if (half) {
       // float16 keeps 11 bits of the raw value, so a dimension far from zero beside its spread
       // (a large offset) loses more of its standardised value than one centred on zero.
-      const double worst = (largest / torch::clamp_min(sd.to(torch::kFloat64), 1e-8)).max().item<double>() * std::ldexp(1.0, -11);
+      const double worst = (largest / sd.to(torch::kFloat64)).max().item<double>() * std::ldexp(1.0, -11);
       if (worst > 0.01)
         spdlog::warn("float16 features, level '{}': rounding moves a standardised value by up to {:.3f} sd "
                      "(a dimension with a large offset); encoder.feature_dtype = \"float32\" keeps it exact",
@@ -192,7 +193,7 @@ FeatureStats fit_feature_stats(const std::vector<SectionFeatures>& features) {
     }
     s.levels.push_back(level);
     s.mean.push_back(mean.to(torch::kFloat32));
-    s.sd.push_back(torch::where(sd > 1e-8, sd, torch::ones_like(sd)));
+    s.sd.push_back(sd);
   }
   return s;
 }
