@@ -12,13 +12,13 @@ BIN="${1:-build/hiscmcl}"
 OUT="${2:-/tmp/ref_compare}"
 PEER="$(dirname "$0")/../../shared/peers/ref_train_step.py"
 PY="${PYTHON:-/usr/bin/python3}"
-: "${HISCMCL_REF:?set HISCMCL_REF to a folder holding the authors' model.py}"
+: "${HISCMCL_REF:?set HISCMCL_REF to a folder holding their model.py}"
 mkdir -p "$OUT"
 
 ours() {  # ours SCALES FUSION SPOTS_GRID
   local scales="$1" fusion="$2" grid="$3" dir="$OUT/ours_${1//,/_}"
   rm -rf "$dir" && mkdir -p "$dir"
-  "$BIN" synth --sections 1 --grid "$grid" --genes 785 --um-per-px 1 --seed 3 --out "$dir/syn" >/dev/null
+  "$BIN" synth --sections 1 --grid "$grid" --genes 785 --um-per-px 1 --seed 3 --out "$dir/syn" > "$dir/synth.log" 2>&1
   sed -e 's/^batch_size = 128/batch_size = 16/' -e 's/^accumulation = 4/accumulation = 1/' \
       -e 's/^epochs = 100/epochs = 2/' -e "s/^upsampled_scales = .*/upsampled_scales = \"$scales\"/" \
       -e "s/^fusion = .*/fusion = \"$fusion\"/" configs/reference.toml > "$dir/config.toml"
@@ -26,8 +26,10 @@ ours() {  # ours SCALES FUSION SPOTS_GRID
   "$BIN" prepare --manifest "$dir/syn/manifest.toml" --out "$dir/data" >/dev/null 2>&1
   "$BIN" train --data "$dir/data" --config "$dir/config.toml" --out "$dir/model" --quiet >/dev/null 2>&1
   # The second epoch: the first pays one-off allocation, as their untimed warm-up step does.
-  local sps; sps=$(awk -F, 'NR==3 {print $4}' "$dir/model/train_log.csv")
-  echo "ours   scales $scales  fusion $fusion  $sps spots/s  (batch 16, epoch 2 of $((grid * grid)) spots)"
+  local sps n
+  sps=$(awk -F, 'NR==3 {print $4}' "$dir/model/train_log.csv")
+  n=$(sed -n 's/.*S1: \([0-9]*\) spots.*/\1/p' "$dir/synth.log")  # the grid's spots on tissue
+  echo "ours   scales $scales  fusion $fusion  $sps spots/s  (batch 16, epoch 2 of $n spots)"
 }
 
 theirs() {  # theirs SCALES STEPS
