@@ -130,9 +130,7 @@ int main(int argc, char** argv) {
   cfg.encoder.feature_dtype = dtype;
   cfg.train.max_memory_gb = max_memory_gb;
   if (ensemble > 0) cfg.train.ensemble = ensemble;
-  int64_t table_bytes = 0;  // the hierarchical fusion's two levels, as build_feature_tensors counts them
-  for (const auto& f : features) table_bytes += f.level("spot").bytes() + f.level("neighbourhood").bytes();
-  const bool streamed = table_bytes > feature_memory_budget_bytes(cfg.train);
+  const bool streamed = streams_image_features(features, cfg);
   const auto t0 = std::chrono::steady_clock::now();
   TrainResult r = train_frozen(ptrs, features, cfg);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

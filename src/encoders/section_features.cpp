@@ -219,13 +219,15 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
     if (!hit && dtype == FeatureDtype::float16) {
       // A float32 cache rounds to the float16 one a fresh computation would store.
       if (auto wide = cached_level(file(FeatureDtype::float32, ".npy"), file(FeatureDtype::float32, ".json"), key,
-                                   s.n_spots(), FeatureDtype::float32))
+                                   s.n_spots(), FeatureDtype::float32)) {
+        const Matrix values = wide->to_matrix();
         try {
-          hit = store_level(dir, tag, levels[i].name, dtype, wide->to_matrix(), key);
+          hit = store_level(dir, tag, levels[i].name, dtype, values, key);
         } catch (const std::exception& e) {  // a read-only cache still serves the run, rounded in memory
           spdlog::warn("could not store the float16 feature cache ({}); rounding in memory", e.what());
-          hit = FeatureMatrix::half_of(wide->to_matrix());
+          hit = FeatureMatrix::half_of(values);
         }
+      }
     }
     if (hit) {
       out.levels[i] = std::move(*hit);

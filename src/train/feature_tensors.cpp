@@ -148,6 +148,14 @@ ImageInputs FeatureTensors::image_inputs(const torch::Tensor& idx, Fusion fusion
   return in;
 }
 
+torch::Tensor FeatureTensors::token_rows(const torch::Tensor& idx) const {
+  ImageInputs lists;
+  lists.index = idx;
+  lists.neighbours = neighbours.index_select(0, idx);
+  lists.global = global.index_select(0, idx);
+  return hiscmcl::token_rows(lists);
+}
+
 torch::Tensor FeatureStats::standardise(const std::string& level, const torch::Tensor& x) const {
   for (size_t i = 0; i < levels.size(); ++i)
     if (levels[i] == level) return (x - mean[i]) / sd[i];
@@ -233,6 +241,31 @@ int64_t feature_memory_budget_bytes(const TrainConfig& cfg) {
   return usable_memory_bytes() / 2;
 }
 
+std::vector<std::string> fusion_levels(const RunConfig& run) {
+  // spot always (the token table), neighbourhood for hierarchical, the stacked levels for multiscale.
+  std::vector<std::string> names = {"spot"};
+  if (run.model.fusion == Fusion::hierarchical) names.push_back("neighbourhood");
+  if (run.model.fusion == Fusion::multiscale)
+    for (auto& l : multiscale_levels(run.encoder))
+      if (std::find(names.begin(), names.end(), l) == names.end()) names.push_back(l);
+  return names;
+}
+
+namespace {
+
+int64_t image_feature_bytes(const std::vector<SectionFeatures>& features, const RunConfig& run) {
+  int64_t bytes = 0;
+  for (auto& name : fusion_levels(run))
+    for (auto& f : features) bytes += f.level(name).bytes();
+  return bytes;
+}
+
+}  // namespace
+
+bool streams_image_features(const std::vector<SectionFeatures>& features, const RunConfig& run) {
+  return image_feature_bytes(features, run) > feature_memory_budget_bytes(run.train);
+}
+
 FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& sections,
                                      const std::vector<SectionFeatures>& features,
                                      const FeatureStats& stats, const RunConfig& run,
@@ -280,21 +313,11 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
   }
   if (features.empty()) return t;
 
-  // The levels this fusion reads: spot always (the token table), neighbourhood for hierarchical.
-  std::vector<std::string> names = {"spot"};
-  if (cfg.fusion == Fusion::hierarchical) names.push_back("neighbourhood");
-  const std::vector<std::string> scale_levels = multiscale_levels(run.encoder);
-  if (cfg.fusion == Fusion::multiscale)
-    for (auto& l : scale_levels)
-      if (std::find(names.begin(), names.end(), l) == names.end()) names.push_back(l);
-  int64_t bytes = 0;
-  for (auto& name : names)
-    for (auto& f : features) bytes += f.level(name).bytes();
-  const int64_t budget = feature_memory_budget_bytes(run.train);
-  const bool streamed = bytes > budget;
+  const std::vector<std::string> names = fusion_levels(run);
+  const bool streamed = streams_image_features(features, run);
   if (streamed)
     spdlog::info("image features {:.2f} GB > the {:.2f} GB budget (train.max_memory_gb): rows are read from the feature cache as needed",
-             double(bytes) / 1e9, double(budget) / 1e9);
+                 double(image_feature_bytes(features, run)) / 1e9, double(feature_memory_budget_bytes(run.train)) / 1e9);
   std::map<std::string, LevelRows> level_rows;
   for (auto& name : names) {
     std::vector<const FeatureMatrix*> per_section;
@@ -306,7 +329,7 @@ FeatureTensors build_feature_tensors(const std::vector<const PreparedSection*>& 
   t.spot = level_rows["spot"];
   if (cfg.fusion == Fusion::hierarchical) t.neighbourhood = level_rows["neighbourhood"];
   if (cfg.fusion == Fusion::multiscale)
-    for (auto& l : scale_levels) t.scales.push_back(level_rows[l]);
+    for (auto& l : multiscale_levels(run.encoder)) t.scales.push_back(level_rows[l]);
   return t;
 }
 

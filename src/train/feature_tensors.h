@@ -62,6 +62,9 @@ struct FeatureTensors {
   int64_t size() const { return offsets.back(); }
   // Image-branch inputs of the rows idx.
   ImageInputs image_inputs(const torch::Tensor& idx, Fusion fusion) const;
+  // Every row the hierarchical tokens of the rows idx touch (sorted, distinct), read from the
+  // index lists alone: no feature row is read to list them.
+  torch::Tensor token_rows(const torch::Tensor& idx) const;
 };
 
 // Statistics of every level the features carry, accumulated section by section (float64).
@@ -71,6 +74,11 @@ FeatureStats identity_feature_stats(const std::vector<std::string>& levels, int6
 // The memory the image tables may take before they are streamed: train.max_memory_gb, or half
 // the machine's memory when it is 0.
 int64_t feature_memory_budget_bytes(const TrainConfig& cfg);
+
+// The feature levels the model's fusion reads, and whether build_feature_tensors will stream them
+// (their bytes pass feature_memory_budget_bytes).
+std::vector<std::string> fusion_levels(const RunConfig& cfg);
+bool streams_image_features(const std::vector<SectionFeatures>& features, const RunConfig& cfg);
 
 // sections and features in the same order. with_expression: take expression from sections.
 // features may be empty (end-to-end training): the image tensors are then left undefined.

@@ -235,12 +235,7 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
     // gathered with grad: the projection is split as the batches are.
     m.loop.begin_step = [&m, data_parallel](const std::vector<torch::Tensor>& batches) {
       auto branch = m.result.bundle.model->image_branch();
-      // Only the index lists: no feature rows are read (or, streamed, read twice) to list them.
-      ImageInputs lists;
-      lists.index = torch::cat(batches);
-      lists.neighbours = m.t.neighbours.index_select(0, lists.index);
-      lists.global = m.t.global.index_select(0, lists.index);
-      auto rows = token_rows(lists);
+      auto rows = m.t.token_rows(torch::cat(batches));
       const int64_t u = rows.size(0);
       if (!data_parallel || u < dist::world_size()) {
         m.step_tokens = branch->project_tokens(m.t.spot.rows(rows), rows);
