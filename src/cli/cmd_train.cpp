@@ -48,6 +48,7 @@ CommandRegistrar reg(
         } else {
           auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
           auto features = embed_sections(o->data, sections, cfg.encoder, cfg.train.seed, encoder.get());
+          for (size_t i = 0; i < features.size(); ++i) apply_feature_norm(features[i], cfg.encoder.feature_norm, sections[i].id);
           r = train_frozen(ptrs, features, cfg);
           if (dist::is_main()) {
             TrainingSections set{ptrs, {}};

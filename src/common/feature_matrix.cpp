@@ -3,7 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 namespace hiscmcl {
 
@@ -77,11 +79,52 @@ void FeatureMatrix::read_row(int64_t r, float* out) const {
     const uint16_t* p = static_cast<const uint16_t*>(data_) + r * cols;
     for (int64_t c = 0; c < cols; ++c) out[c] = half_to_float(p[c]);
   }
+  if (standard_) {
+    const double* m = standard_->mean.data();
+    const double* s = standard_->sd.data();
+    for (int64_t c = 0; c < cols; ++c) out[c] = float((double(out[c]) - m[c]) / s[c]);
+  }
 }
 
 float FeatureMatrix::operator()(int64_t r, int64_t c) const {
-  if (dtype_ == FeatureDtype::float32) return static_cast<const float*>(data_)[r * cols + c];
-  return half_to_float(static_cast<const uint16_t*>(data_)[r * cols + c]);
+  const float v = dtype_ == FeatureDtype::float32 ? static_cast<const float*>(data_)[r * cols + c]
+                                                  : half_to_float(static_cast<const uint16_t*>(data_)[r * cols + c]);
+  return standard_ ? float((double(v) - standard_->mean[size_t(c)]) / standard_->sd[size_t(c)]) : v;
+}
+
+FeatureMatrix FeatureMatrix::standardised(std::vector<double> mean, std::vector<double> sd) const {
+  if (int64_t(mean.size()) != cols || int64_t(sd.size()) != cols)
+    throw std::invalid_argument("FeatureMatrix::standardised: one mean and one sd per column");
+  for (double s : sd)
+    if (!(s > 0)) throw std::invalid_argument("FeatureMatrix::standardised: every sd must be > 0");
+  FeatureMatrix out(rows, cols, dtype_, data_, owner_, mapped_);
+  out.standard_ = std::make_shared<const Standardisation>(Standardisation{std::move(mean), std::move(sd)});
+  return out;
+}
+
+FeatureMatrix standardise_over_rows(const FeatureMatrix& m) {
+  if (m.is_standardised()) throw std::invalid_argument("standardise_over_rows: the matrix is standardised already");
+  if (m.rows == 0 || m.cols == 0) return m;
+  // Two passes in float64 (mean, then centred squares): exact enough for any row count.
+  const size_t d = size_t(m.cols);
+  std::vector<double> sum(d, 0.0), squares(d, 0.0);
+  std::vector<float> row(d);
+  for (int64_t r = 0; r < m.rows; ++r) {
+    m.read_row(r, row.data());
+    for (size_t c = 0; c < d; ++c) sum[c] += row[c];
+  }
+  std::vector<double> mean(d), sd(d);
+  for (size_t c = 0; c < d; ++c) mean[c] = sum[c] / double(m.rows);
+  for (int64_t r = 0; r < m.rows; ++r) {
+    m.read_row(r, row.data());
+    for (size_t c = 0; c < d; ++c) squares[c] += (row[c] - mean[c]) * (row[c] - mean[c]);
+  }
+  m.release_pages();
+  for (size_t c = 0; c < d; ++c) {
+    const double s = std::sqrt(squares[c] / double(m.rows));
+    sd[c] = s > 1e-8 ? s : 1.0;
+  }
+  return m.standardised(std::move(mean), std::move(sd));
 }
 
 Matrix FeatureMatrix::to_matrix() const {

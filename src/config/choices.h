@@ -21,6 +21,7 @@ enum class Predictor { retrieval, regression, stacked };
 enum class RetrievalKeys { expression, image, both };
 enum class ImageNorm { imagenet, none };
 enum class KeyIndexKind { flat, ivf };
+enum class FeatureNorm { none, per_section };
 
 template <class E>
 struct EnumChoices;  // static constexpr std::pair<E, const char*> values[]
@@ -46,6 +47,7 @@ HISCMCL_CHOICES(RetrievalKeys, {RetrievalKeys::expression, "expression"}, {Retri
 HISCMCL_CHOICES(ImageNorm, {ImageNorm::imagenet, "imagenet"}, {ImageNorm::none, "none"});
 HISCMCL_CHOICES(FeatureDtype, {FeatureDtype::float32, "float32"}, {FeatureDtype::float16, "float16"});
 HISCMCL_CHOICES(KeyIndexKind, {KeyIndexKind::flat, "flat"}, {KeyIndexKind::ivf, "ivf"});
+HISCMCL_CHOICES(FeatureNorm, {FeatureNorm::none, "none"}, {FeatureNorm::per_section, "per_section"});
 HISCMCL_CHOICES(Normalization, {Normalization::per_spot, "per_spot"},
                 {Normalization::per_gene_compat, "per_gene_compat"},
                 {Normalization::per_spot_ln, "per_spot_ln"});

@@ -317,6 +317,7 @@ json embed_settings(const EncoderConfig& e, uint64_t seed) {
   j.erase("device");
   // The cache's dtype is its files' own (io/npy.h): float32 files serve a float16 run, rounded.
   j.erase("feature_dtype");
+  j.erase("feature_norm");  // applied on reading: the cache keeps the encoder's own values
   // A randomly initialised CNN's features depend on its seed; weights or weight-free features do not.
   if (is_cnn(e.name) && e.weights.empty()) j["seed"] = seed;
   return j;

@@ -30,7 +30,8 @@ namespace hiscmcl {
   X(int, batch_size, 32)                                                                     \
   X(std::string, device, "cpu")      /* cpu | cuda | cuda:N */                               \
   X(bool, hest_patches, false)       /* HEST sections: spot crops from patches/<id>.h5 */    \
-  X(FeatureDtype, feature_dtype, FeatureDtype::float32) /* cache and training tables; float16: half */
+  X(FeatureDtype, feature_dtype, FeatureDtype::float32) /* cache and training tables; float16: half */ \
+  X(FeatureNorm, feature_norm, FeatureNorm::per_section) /* per_section: z-scored over each section's spots */
 
 #define HISCMCL_MODEL_FIELDS(X)                                                              \
   X(Fusion, fusion, Fusion::hierarchical)                                                    \

@@ -293,6 +293,19 @@ std::vector<SectionFeatures> embed_sections(const fs::path& data_dir, const std:
   return out;
 }
 
+void apply_feature_norm(SectionFeatures& features, FeatureNorm norm, const std::string& what) {
+  if (norm == FeatureNorm::none) return;
+  // Below this the section's means and spreads are mostly noise: the features then say little.
+  constexpr int64_t kFewSpots = 30;
+  for (FeatureMatrix& m : features.levels) {
+    if (m.rows > 0 && m.rows < kFewSpots && &m == &features.levels.front())
+      spdlog::warn("{}: encoder.feature_norm = \"per_section\" standardises the features over this section's {} "
+                   "spots; with fewer than {} the statistics are noisy (predict the whole section, or --grid)",
+                   what, m.rows, kFewSpots);
+    m = standardise_over_rows(m);
+  }
+}
+
 SectionFeatures embed_spots(const SlideImage& image, const std::string& image_file,
                             const std::vector<std::array<double, 2>>& centres,
                             double spot_diameter_px, const EncoderConfig& cfg, Encoder& encoder) {

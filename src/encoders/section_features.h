@@ -65,6 +65,13 @@ std::vector<SectionFeatures> embed_sections(const std::filesystem::path& data_di
                                             const EncoderConfig& cfg, uint64_t seed, Encoder* encoder,
                                             EmbedStats* stats = nullptr);
 
+// encoder.feature_norm = "per_section": every level z-scored over the section's own spots, on
+// reading (FeatureMatrix::standardised; the cache keeps the encoder's values). Stain, scanner and
+// resolution differences between slides shift whole sections; within a section the features keep
+// their contrasts. The model, its keys and both ridges all read these values. "none": unchanged.
+// `what` names the section in the warning for a section too small to standardise reliably.
+void apply_feature_norm(SectionFeatures& features, FeatureNorm norm, const std::string& what);
+
 // Features of arbitrary spot centres on an image (prediction on a new slide): no cache.
 // image_file only names the image in messages; the image is decoded once by the caller.
 SectionFeatures embed_spots(const SlideImage& image, const std::string& image_file,

@@ -100,8 +100,9 @@ CvResult run_cross_validation(const CvOptions& opt) {
 
   const PreparedStore store = prepare_once(store_options(opt, manifest, cfg), manifest);
   const std::vector<std::string> symbols = gene_symbols(manifest, store.sections.front().genes);
-  const std::vector<SectionFeatures> features =
+  std::vector<SectionFeatures> features =
       embed_sections(opt.out / "data", store.sections, cfg.encoder, cfg.train.seed, nullptr);
+  for (size_t i = 0; i < features.size(); ++i) apply_feature_norm(features[i], cfg.encoder.feature_norm, store.sections[i].id);
 
   const CvContext ctx{cfg, store.sections, features, symbols, store.markers, store.key, opt.out, opt.heatmap_genes};
   const std::vector<Fold> folds = make_folds(store.sections, opt.split);

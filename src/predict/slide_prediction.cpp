@@ -127,6 +127,8 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
 
   auto encoder = bundle_encoder(bundle);  // an end-to-end model brings its trained trunk
   SectionFeatures f = embed_spots(*image, opt.image.string(), q.pixel_xy, diam, bundle.config.encoder, *encoder);
+  // A frozen model read its training sections' features so; an end-to-end trunk's are its own.
+  if (bundle.config.train.mode == TrainMode::frozen) apply_feature_norm(f, bundle.config.encoder.feature_norm, opt.image.string());
   SpotPrediction predicted = RetrievalPredictor(bundle).predict_with_spread(q.pixel_xy, f);
   if (stack) predicted.mean = stack_prediction(stack->ridge, stack->blend, predicted.mean, q.pixel_xy, f);
   const Matrix& pred = predicted.mean;

@@ -28,6 +28,11 @@ torch::ScalarType scalar_type(FeatureDtype d) { return d == FeatureDtype::float1
 
 // Rows [begin, end) of m as float32 (a copy). torch's kHalf is IEEE binary16, as FeatureMatrix's.
 torch::Tensor feature_rows(const FeatureMatrix& m, int64_t begin, int64_t end) {
+  if (m.is_standardised()) {  // through read_row: the values every other reader sees
+    torch::Tensor out = torch::empty({end - begin, m.cols});
+    for (int64_t r = begin; r < end; ++r) m.read_row(r, out.data_ptr<float>() + (r - begin) * m.cols);
+    return out;
+  }
   const char* p = static_cast<const char*>(m.data()) + begin * m.cols * dtype_bytes(m.dtype());
   auto view = torch::from_blob(const_cast<char*>(p), {end - begin, m.cols}, scalar_type(m.dtype()));
   return view.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true);
@@ -65,11 +70,11 @@ LevelRows::LevelRows(const std::vector<const FeatureMatrix*>& features, const st
   s->mean = std::move(mean);
   s->sd = std::move(sd);
   s->dim = features[0]->cols;
-  bool all_half = true;
+  bool all_half = true;  // and stored as read: standardised sections are read as float32
   for (size_t i = 0; i < features.size(); ++i) {
     if (features[i]->cols != s->dim || features[i]->rows != offsets[i + 1] - offsets[i])
       throw std::invalid_argument("LevelRows: section features of the wrong shape");
-    all_half = all_half && features[i]->dtype() == FeatureDtype::float16;
+    all_half = all_half && features[i]->dtype() == FeatureDtype::float16 && !features[i]->is_standardised();
   }
   if (streamed) {
     for (auto* f : features) s->sections.push_back(*f);
@@ -81,9 +86,9 @@ LevelRows::LevelRows(const std::vector<const FeatureMatrix*>& features, const st
     for (size_t i = 0; i < features.size(); ++i) {
       const FeatureMatrix& f = *features[i];
       char* dst = out + offsets[i] * row_bytes;
-      if (f.dtype() == stored) {
+      if (f.dtype() == stored && !f.is_standardised()) {
         std::memcpy(dst, f.data(), size_t(f.bytes()));
-      } else {  // float16 sections beside float32 ones: widened
+      } else {  // float16 sections beside float32 ones, or standardised on reading: widened
         for (int64_t r = 0; r < f.rows; ++r) f.read_row(r, reinterpret_cast<float*>(dst + r * row_bytes));
       }
       f.release_pages();
@@ -256,7 +261,7 @@ namespace {
 int64_t image_feature_bytes(const std::vector<SectionFeatures>& features, const RunConfig& run) {
   int64_t bytes = 0;
   for (auto& name : fusion_levels(run))
-    for (auto& f : features) bytes += f.level(name).bytes();
+    for (auto& f : features) bytes += f.level(name).resident_bytes();
   return bytes;
 }
 

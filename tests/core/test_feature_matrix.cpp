@@ -185,3 +185,48 @@ TEST(FeatureMatrix, EmptyAndUnalignedFilesKeepTheirValuesAndDtype) {
   EXPECT_EQ(odd(0, 1), -2.f);
   EXPECT_EQ(odd(0, 2), 0.25f);
 }
+
+TEST(FeatureMatrix, StandardisedOverItsOwnRows) {
+  // Column means and population sds of the values as stored (float16 rounded first); a constant
+  // column reads as 0; the stored bytes stay as they were.
+  test::TempDir dir;
+  for (FeatureDtype dtype : {FeatureDtype::float32, FeatureDtype::float16}) {
+    Matrix m(40, 3);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> z;
+    for (int64_t r = 0; r < 40; ++r) {
+      m(r, 0) = 5.0f + 2.0f * z(rng);
+      // A large offset beside a small spread (float32 keeps ~4 digits of it, float16 none).
+      m(r, 1) = dtype == FeatureDtype::float32 ? -100.0f + 0.01f * z(rng) : 1000.0f + 3.0f * z(rng);
+      m(r, 2) = 7.0f;  // constant
+    }
+    write_npy_features(dir / "f.npy", m, dtype);
+    const FeatureMatrix raw = map_npy_features(dir / "f.npy");
+    const FeatureMatrix s = standardise_over_rows(raw);
+    EXPECT_TRUE(s.is_standardised());
+    EXPECT_FALSE(raw.is_standardised());
+    EXPECT_EQ(s.bytes(), raw.bytes());
+    EXPECT_EQ(s.resident_bytes(), 40 * 3 * 4);
+    const Matrix v = s.to_matrix(), stored = raw.to_matrix();
+    for (int64_t c = 0; c < 2; ++c) {
+      double mean = 0, sq = 0, smean = 0, ssq = 0;
+      for (int64_t r = 0; r < 40; ++r) mean += v(r, c), smean += stored(r, c);
+      mean /= 40, smean /= 40;
+      for (int64_t r = 0; r < 40; ++r) sq += v(r, c) * v(r, c), ssq += (stored(r, c) - smean) * (stored(r, c) - smean);
+      EXPECT_NEAR(mean, 0.0, 1e-5) << c;
+      EXPECT_NEAR(std::sqrt(sq / 40), 1.0, 1e-4) << c;
+      // Each value is (stored - mean) / sd of the stored column.
+      const double sd = std::sqrt(ssq / 40);
+      EXPECT_NEAR(v(7, c), (stored(7, c) - smean) / sd, 1e-5) << c;
+    }
+    for (int64_t r = 0; r < 40; ++r) EXPECT_EQ(v(r, 2), 0.0f);
+    std::vector<float> row(3);
+    s.read_row(11, row.data());
+    EXPECT_EQ(row[0], s(11, 0));
+    EXPECT_EQ(row[1], v(11, 1));
+    EXPECT_THROW(standardise_over_rows(s), std::invalid_argument);  // twice would compose wrongly
+  }
+  const FeatureMatrix three(Matrix(2, 3));
+  EXPECT_THROW(three.standardised({0, 0}, {1, 1}), std::invalid_argument);
+  EXPECT_THROW(three.standardised({0, 0, 0}, {1, 0, 1}), std::invalid_argument);
+}

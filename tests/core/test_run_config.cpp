@@ -115,6 +115,8 @@ TEST(RunConfig, ImpossibleCombinationsAreRefusedBeforeAnyWork) {
   EXPECT_TRUE(has(msg, "encoder.feature_dtype")) << msg;
   msg = refusal("[train]\nmax_memory_gb = -1\n");
   EXPECT_TRUE(has(msg, "train.max_memory_gb")) << msg;
+  msg = refusal("[encoder]\nfeature_norm = \"per_slide\"\n");
+  EXPECT_TRUE(has(msg, "encoder.feature_norm")) << msg;
   msg = refusal("[encoder]\nfeature_dtype = \"bfloat16\"\n");
   EXPECT_TRUE(has(msg, "float16")) << msg;  // the choices are listed
   msg = refusal("[predict]\nregions = 21\n");
@@ -171,6 +173,10 @@ TEST(RunConfig, StageSettingsSeparateTrainingFromPrediction) {
   b = a;
   b.encoder.batch_size = 7;  // changes no feature, no model
   EXPECT_EQ(train_settings(a), train_settings(b));
+  EXPECT_EQ(embed_settings(a.encoder, 0), embed_settings(b.encoder, 0));
+  b = a;
+  b.encoder.feature_norm = FeatureNorm::none;  // applied on reading: the same cache, another model
+  EXPECT_NE(train_settings(a), train_settings(b));
   EXPECT_EQ(embed_settings(a.encoder, 0), embed_settings(b.encoder, 0));
   // The seed is part of a randomly initialised CNN's features, not of weight-free ones.
   EXPECT_EQ(embed_settings(a.encoder, 0), embed_settings(a.encoder, 1));

@@ -398,7 +398,10 @@ TEST(Training, StreamedFeaturesTrainTheSameModelAsResidentOnes) {
   for (FeatureDtype dtype : {FeatureDtype::float32, FeatureDtype::float16}) {
     const auto sub = dir / choice_name(dtype);
     std::filesystem::create_directories(sub);
-    const std::vector<SectionFeatures> cached = cached_copy(t, sub, dtype);
+    for (FeatureNorm norm : {FeatureNorm::none, FeatureNorm::per_section}) {
+    std::vector<SectionFeatures> cached = cached_copy(t, sub, dtype);
+    // per_section: mapped files read through a standardisation, resident tables widened to float32.
+    for (auto& f : cached) apply_feature_norm(f, norm, "toy");
     for (const char* fusion : {"hierarchical", "multiscale", "spot"}) {
       RunConfig c = small_config(fusion, "batch");
       c.encoder.feature_dtype = dtype;
@@ -412,10 +415,36 @@ TEST(Training, StreamedFeaturesTrainTheSameModelAsResidentOnes) {
       EXPECT_TRUE(build_feature_tensors(ptrs(t), cached, st, streamed, true).spot.streamed());
       TrainResult a = train_frozen(ptrs(t), cached, c);
       TrainResult b = train_frozen(ptrs(t), cached, streamed);
-      EXPECT_TRUE(torch::equal(a.bundle.key_embeddings, b.bundle.key_embeddings)) << fusion << " " << choice_name(dtype);
+      EXPECT_TRUE(torch::equal(a.bundle.key_embeddings, b.bundle.key_embeddings))
+          << fusion << " " << choice_name(dtype) << " " << choice_name(norm);
       EXPECT_EQ(a.log.back().loss, b.log.back().loss) << fusion;
     }
+    }
   }
+}
+
+TEST(Training, PerSectionFeaturesIgnoreASectionsStainShift) {
+  // A section whose features are all scaled and shifted (another scanner, another stain batch)
+  // trains the same model under encoder.feature_norm = "per_section", and a different one without.
+  ToySet t = toy_set(3, 6, 8, 12, 9);
+  std::vector<SectionFeatures> shifted = t.features;
+  for (FeatureMatrix& m : shifted[1].levels) {
+    Matrix v = m.to_matrix();
+    for (int64_t r = 0; r < v.rows; ++r)
+      for (int64_t c = 0; c < v.cols; ++c) v(r, c) = 2.5f * v(r, c) + 3.0f + 0.25f * float(c);
+    m = FeatureMatrix(std::move(v));
+  }
+  RunConfig c = small_config("hierarchical", "batch");
+  c.train.epochs = 3;
+  c.train.batch_size = 16;
+  auto train = [&](std::vector<SectionFeatures> f, FeatureNorm norm) {
+    for (auto& s : f) apply_feature_norm(s, norm, "toy");
+    return train_frozen(ptrs(t), f, c).bundle.key_embeddings;
+  };
+  const torch::Tensor plain = train(t.features, FeatureNorm::per_section);
+  const torch::Tensor moved = train(shifted, FeatureNorm::per_section);
+  EXPECT_LT((plain - moved).abs().max().item<float>(), 1e-4);
+  EXPECT_GT((train(t.features, FeatureNorm::none) - train(shifted, FeatureNorm::none)).abs().max().item<float>(), 1e-2);
 }
 
 TEST(Training, Float16FeaturesTrainNearlyTheSameModel) {
