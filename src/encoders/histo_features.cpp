@@ -20,6 +20,12 @@ constexpr float kWhiteOd = 0.25f;        // total OD below: white / empty (fat, 
 constexpr float kEosinE = 0.05f, kEosinMaxH = 0.3f;  // dense eosin, little haematoxylin (stroma)
 constexpr float kDarkOd = 2.0f;          // total OD above: very dark (dense clusters, folds, ink)
 constexpr float kGlcmStep = 0.2f;        // H quantisation step for the GLCM
+// Nucleus classes (fine level, pixels of the 128 px input; ~0.8 um/px for a 100 um ST spot): a
+// lymphocyte is ~7 um across (~60 px^2), a tumour nucleus 10-20 um.
+constexpr double kSmallNucleus = 60, kLargeNucleus = 130;  // areas, px^2
+constexpr double kRound = 0.7, kSpindle = 0.45;            // sqrt(minor / major moment)
+constexpr double kDarkNucleusH = 1.0;                      // mean H inside: dense chromatin
+constexpr double kFilled = 0.8;                            // ellipse fill of a single nucleus
 constexpr int kGlcmLevels = 8;
 
 // Writes values (non-finite -> 0) and, when asked, their names; k counts both.
@@ -81,21 +87,28 @@ const std::array<std::array<double, 2>, 256>& hue_lut() {
   return t;
 }
 
-// 8-connected nucleus components of mask: density, size, shape, clumping.
-void nucleus_features(const cv::Mat& mask, int min_area, double n_valid, Sink& sink) {
+// 8-connected nucleus components of mask: density, size, shape, clumping, and (fine level) the
+// nucleus classes a pathologist counts. stains: the deconvolved H, E, residual per pixel.
+void nucleus_features(const cv::Mat& mask, const cv::Mat& stains, int min_area, double n_valid, bool fine,
+                      Sink& sink) {
   cv::Mat labels, stats, centroids;
   int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
-  std::vector<std::array<double, 5>> mom(size_t(std::max(n, 1)), {0, 0, 0, 0, 0});
+  // Per component: x, y, xx, yy, xy moments, then H sum and H squares (chromatin).
+  std::vector<std::array<double, 7>> mom(size_t(std::max(n, 1)), {0, 0, 0, 0, 0, 0, 0});
   for (int y = 0; y < labels.rows; ++y) {
     const int* l = labels.ptr<int>(y);
+    const auto* st = stains.ptr<cv::Vec3f>(y);
     for (int x = 0; x < labels.cols; ++x)
       if (l[x] > 0) {
         auto& m = mom[size_t(l[x])];
+        const double h = st[x][0];
         m[0] += x; m[1] += y; m[2] += double(x) * x; m[3] += double(y) * y; m[4] += double(x) * y;
+        m[5] += h; m[6] += h * h;
       }
   }
-  Moments area, elong, fill;
+  Moments area, elong, fill, nuc_h, chromatin;
   std::vector<double> areas;
+  double n_lymph = 0, n_large = 0, n_spindle = 0;
   for (int c = 1; c < n; ++c) {
     double a = stats.at<int>(c, cv::CC_STAT_AREA);
     if (a < min_area) continue;
@@ -107,11 +120,23 @@ void nucleus_features(const cv::Mat& mask, int min_area, double n_valid, Sink& s
     double half_tr = 0.5 * (cxx + cyy);
     double disc = std::sqrt(std::max(0.0, 0.25 * (cxx - cyy) * (cxx - cyy) + cxy * cxy));
     double l1 = half_tr + disc, l2 = std::max(1e-9, half_tr - disc);
+    const double round = std::sqrt(l2 / l1);  // 1 = round, -> 0 = elongated
+    // Area over that of the ellipse with the same second moments: 1 for a filled ellipse.
+    const double filled = std::min(2.0, a / (4.0 * M_PI * std::sqrt(l1 * l2)));
+    const double h_mean = m[5] / a;
     area.add(a);
     areas.push_back(a);
-    elong.add(std::sqrt(l2 / l1));  // 1 = round, -> 0 = elongated
-    // Area over that of the ellipse with the same second moments: 1 for a filled ellipse.
-    fill.add(std::min(2.0, a / (4.0 * M_PI * std::sqrt(l1 * l2))));
+    elong.add(round);
+    fill.add(filled);
+    nuc_h.add(h_mean);
+    chromatin.add(std::sqrt(std::max(0.0, m[6] / a - h_mean * h_mean)));
+    // Classes by size, shape and darkness (thresholds in pixels of the 128 px input; for a spot
+    // crop of a 100 um ST spot ~0.8 um/px). Lymphocyte-like: small, round, dark. Large
+    // pleomorphic (tumour-like): large and filled (one nucleus, not touching ones). Spindle
+    // (fibroblast / smooth muscle-like): elongated.
+    n_lymph += a <= kSmallNucleus && round >= kRound && h_mean >= kDarkNucleusH;
+    n_large += a >= kLargeNucleus && filled >= kFilled;
+    n_spindle += round < kSpindle;
   }
   double clumped = 0;
   if (!areas.empty()) {
@@ -140,6 +165,20 @@ void nucleus_features(const cv::Mat& mask, int min_area, double n_valid, Sink& s
   sink.add("nuc_roundness_sd", elong.sd());
   sink.add("nuc_fill_mean", fill.mean());
   sink.add("nuc_clumped_frac", clumped);
+  if (!fine) return;  // at 64 px a nucleus is a few pixels: no size classes, no chromatin
+  std::vector<float> a_sorted(areas.begin(), areas.end());
+  static const char* const area_q[] = {"nuc_area_q25", "nuc_area_q50", "nuc_area_q75"};
+  add_quantiles(a_sorted, {0.25, 0.5, 0.75}, area_q, sink);
+  sink.add("nuc_H_mean", nuc_h.mean());
+  sink.add("nuc_H_sd", nuc_h.sd());
+  sink.add("nuc_chromatin_mean", chromatin.mean());
+  const double per_nucleus = area.n > 0 ? 1.0 / area.n : 0.0;
+  sink.add("nuc_lymphocyte_density", n_lymph * per_1000);
+  sink.add("nuc_large_density", n_large * per_1000);
+  sink.add("nuc_spindle_density", n_spindle * per_1000);
+  sink.add("nuc_lymphocyte_frac", n_lymph * per_nucleus);
+  sink.add("nuc_large_frac", n_large * per_nucleus);
+  sink.add("nuc_spindle_frac", n_spindle * per_nucleus);
 }
 
 // Symmetric GLCM of q (levels kGlcmLevels, -1 = excluded) at distance d, horizontal + vertical.
@@ -265,7 +304,7 @@ void level_features(const cv::Mat& rgb, bool fine, Sink& sink) {
   // Nuclei. A 3x3 opening at full resolution drops speckle; at half resolution nuclei are too
   // small to survive it.
   if (fine) cv::morphologyEx(nuc, nuc, cv::MORPH_OPEN, cv::Mat::ones(3, 3, CV_8U));
-  nucleus_features(nuc, fine ? 6 : 2, n_valid, sink);
+  nucleus_features(nuc, stains, fine ? 6 : 2, n_valid, fine, sink);
   Moments h_in, h_out, e_out;
   for (int y = 0; y < h; ++y) {
     const uint8_t* v = valid.ptr<uint8_t>(y);

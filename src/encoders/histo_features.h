@@ -4,7 +4,9 @@
 //  - stains (Ruifrok–Johnston): H and E mean/std/quantiles, residual and total OD;
 //  - composition fractions: nuclear (H above two fixed OD levels), white/empty, dense eosin, dark;
 //  - nuclei (H mask, 8-connected components): density, size mean/spread, elongation, ellipse fill,
-//    clumped fraction, H inside/outside nuclei, E outside;
+//    clumped fraction, H inside/outside nuclei, E outside; at full resolution also the size
+//    quartiles, per-nucleus H (mean, spread, chromatin texture) and the densities and fractions of
+//    three nucleus classes: lymphocyte-like (small, round, dark), large pleomorphic, spindle;
 //  - colour: RGB, HSV (circular hue), Lab means and spreads;
 //  - texture: gradient magnitude, uniform LBP (P=8, R=1, 10 bins), GLCM on quantised H at
 //    distances 1 and 2 (horizontal + vertical pooled).
@@ -22,6 +24,8 @@ namespace hiscmcl {
 // 128 px: a 1x ST spot (~136 px at 0.74 um/px) keeps its native resolution, nuclei stay 8-14 px
 // wide for the mask; cost grows with the pixel count (160 px is 1.56x slower for little gain).
 constexpr int kHistoInputPx = 128;
+// Part of the feature cache's key: bump when the features change.
+constexpr int kHistoFeaturesVersion = 2;
 
 const std::vector<std::string>& histo_feature_names();
 int64_t histo_feature_dim();

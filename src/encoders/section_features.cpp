@@ -1,4 +1,5 @@
 #include "encoders/section_features.h"
+#include "encoders/histo_features.h"
 
 #include "io/hest_patches.h"
 
@@ -33,7 +34,7 @@ json cache_key(const PreparedSection& s, const EncoderConfig& cfg, uint64_t seed
   uint64_t h = fnv1a64(s.pixel_xy.data(), s.pixel_xy.size() * sizeof(s.pixel_xy[0]));
   json weights = cfg.name.rfind("torchscript:", 0) == 0 ? file_stamp(cfg.name.substr(12))
                                                         : file_stamp(cfg.weights);
-  return {{"version", 2},
+  json key = {{"version", 2},
           {"encoder", embed_settings(cfg, seed)},
           {"weights", weights},
           {"image", file_stamp(s.image.image_path)},
@@ -47,6 +48,8 @@ json cache_key(const PreparedSection& s, const EncoderConfig& cfg, uint64_t seed
           {"patches", cfg.hest_patches && level.name == "spot"
                           ? file_stamp(hest_patches_file(s.image.image_path).string())
                           : json()}};
+  if (cfg.name == "histo") key["histo_version"] = kHistoFeaturesVersion;  // other encoders' caches stay valid
+  return key;
 }
 
 // Computes the listed levels for the centres, one pass over the image. Upsampled levels resize

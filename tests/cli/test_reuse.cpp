@@ -300,8 +300,11 @@ TEST(Reuse, StreamedFeaturesAndAFloat16CacheKeepTheirPromises) {
   }
   const json m16 = run.metrics();
   EXPECT_NE(m16["sections"], m0["sections"]);
+  // A few epochs on small synthetic sections: a section's ACG moves by up to ~0.05 with the
+  // training trajectory; the mean moves less. Broken float16 features would lose most of the 0.5.
   for (auto& [name, sec] : m0["sections"].items())
-    EXPECT_NEAR(m16["sections"][name]["acg"].get<double>(), sec["acg"].get<double>(), 0.03) << name;
+    EXPECT_NEAR(m16["sections"][name]["acg"].get<double>(), sec["acg"].get<double>(), 0.06) << name;
+  EXPECT_NEAR(m16["mean"]["acg"].get<double>(), m0["mean"]["acg"].get<double>(), 0.025);
   // Back to float32: its own cache, untouched, gives the first numbers again.
   ASSERT_EQ(run.cv().exit_code, 0);
   EXPECT_EQ(run.metrics()["sections"], m0["sections"]);

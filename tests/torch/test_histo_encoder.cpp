@@ -154,6 +154,42 @@ TEST(HistoEncoder, TouchingNucleiAreOneComponentButTwoPeaks) {
   EXPECT_NEAR(feature(f, "l0.nuc_peak_density") * tissue / 1000.0, 2.0, 1e-3);
 }
 
+TEST(HistoEncoder, NucleusClassesCountWhatWasDrawn) {
+  // Three crops, each of one kind of nucleus on pink, 16 nuclei each: small dark round discs
+  // (lymphocyte-like), large paler discs (pleomorphic, tumour-like), thin ellipses (spindle).
+  const cv::Scalar pink(pixel_of(kE, 0.3));
+  cv::Mat small(kHistoInputPx, kHistoInputPx, CV_8UC3, pink), large = small.clone(), spindle = small.clone();
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      const cv::Point c{16 + 32 * i, 16 + 32 * j};
+      cv::circle(small, c, 4, cv::Scalar(pixel_of(kH, 1.3)), cv::FILLED);     // ~50 px^2, dark
+      cv::circle(large, c, 8, cv::Scalar(pixel_of(kH, 0.8)), cv::FILLED);     // ~200 px^2, paler
+      cv::ellipse(spindle, c, {11, 2}, 30.0 * (i + j), 0, 360, cv::Scalar(pixel_of(kH, 1.0)), cv::FILLED);
+    }
+  const double tissue = double(kHistoInputPx) * kHistoInputPx;
+  auto count = [&](const std::vector<float>& f, const char* cls) {
+    return feature(f, std::string("l0.nuc_") + cls + "_density") * tissue / 1000.0;
+  };
+  const auto fs = features(small), fl = features(large), fp = features(spindle);
+  EXPECT_NEAR(count(fs, "lymphocyte"), 16, 1e-3);
+  EXPECT_NEAR(count(fs, "large"), 0, 1e-3);
+  EXPECT_NEAR(count(fs, "spindle"), 0, 1e-3);
+  EXPECT_NEAR(feature(fs, "l0.nuc_lymphocyte_frac"), 1.0, 1e-6);
+  EXPECT_NEAR(count(fl, "large"), 16, 1e-3);
+  EXPECT_NEAR(count(fl, "lymphocyte"), 0, 1e-3);
+  EXPECT_NEAR(count(fl, "spindle"), 0, 1e-3);
+  EXPECT_NEAR(count(fp, "spindle"), 16, 1e-3);
+  EXPECT_NEAR(count(fp, "lymphocyte") + count(fp, "large"), 0, 1e-3);
+  EXPECT_NEAR(feature(fp, "l0.nuc_spindle_frac"), 1.0, 1e-6);
+  // Per-nucleus haematoxylin: the stain each kind was drawn with; flat discs have no chromatin texture.
+  EXPECT_NEAR(feature(fs, "l0.nuc_H_mean"), 1.3, 0.06);
+  EXPECT_NEAR(feature(fl, "l0.nuc_H_mean"), 0.8, 0.06);
+  EXPECT_NEAR(feature(fl, "l0.nuc_H_sd"), 0.0, 0.01);
+  EXPECT_LT(feature(fl, "l0.nuc_chromatin_mean"), 0.02);
+  EXPECT_NEAR(feature(fl, "l0.nuc_area_q50"), M_PI * 64, 0.15 * M_PI * 64);
+  EXPECT_LT(feature(fs, "l0.nuc_area_q75"), feature(fl, "l0.nuc_area_q25"));
+}
+
 TEST(HistoEncoder, DimMatchesOutputAndNamesAreUnique) {
   auto enc = make_histo_encoder({});
   EXPECT_EQ(enc->name(), "histo");
