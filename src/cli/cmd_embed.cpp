@@ -19,7 +19,7 @@ CommandRegistrar reg(
       auto o = std::make_shared<Options>();
       cmd.add_option("--data", o->data, "Dataset store written by `prepare`")->required();
       cmd.add_option("--config", o->config, "Run config (TOML); its [encoder] settings are used");
-      cmd.add_option("--encoder", o->encoder, "histo | resnet18 | resnet50 | densenet121 | torchscript:<file>");
+      cmd.add_option("--encoder", o->encoder, "histo | resnet18 | resnet50 | densenet121 | small_cnn | torchscript:<file>");
       cmd.add_option("--weights", o->weights, "Weight file for a CNN encoder");
       cmd.add_option("--device", o->device, "cpu | cuda");
       cmd.add_option("--sections", o->sections, "Comma list of sections (default: all)")->delimiter(',');

@@ -147,7 +147,7 @@ RunConfig from_json_checked(const json& j, const std::string& source) {
 }
 
 bool is_cnn(const std::string& name) {
-  return name == "resnet18" || name == "resnet50" || name == "densenet121";
+  return name == "resnet18" || name == "resnet50" || name == "densenet121" || name == "small_cnn";
 }
 
 }  // namespace
@@ -191,7 +191,7 @@ void validate(const RunConfig& c, const std::string& source) {
   const auto& t = c.train;
   const auto& p = c.predict;
   if (!(e.name == "histo" || is_cnn(e.name) || (e.name.rfind("torchscript:", 0) == 0 && e.name.size() > 12)))
-    fail("encoder.name = \"" + e.name + "\" is not one of: histo | resnet18 | resnet50 | densenet121 | torchscript:<file>");
+    fail("encoder.name = \"" + e.name + "\" is not one of: histo | resnet18 | resnet50 | densenet121 | small_cnn | torchscript:<file>");
   if (!(e.device == "cpu" || e.device.rfind("cuda", 0) == 0))
     fail("encoder.device = \"" + e.device + "\" is not one of: cpu | cuda | cuda:N");
   if (e.spot_fov <= 0 || e.neighbourhood_fov <= 0) fail("encoder.spot_fov and neighbourhood_fov must be > 0");
@@ -217,7 +217,7 @@ void validate(const RunConfig& c, const std::string& source) {
   if (!(t.max_memory_gb >= 0)) fail("train.max_memory_gb must be >= 0 (0: half the machine's memory)");
   if (t.mode == TrainMode::end_to_end) {
     if (!is_cnn(e.name))
-      fail("train.mode = \"end_to_end\" trains a CNN trunk: encoder.name must be resnet18, resnet50 or densenet121, not \"" +
+      fail("train.mode = \"end_to_end\" trains a CNN trunk: encoder.name must be resnet18, resnet50, densenet121 or small_cnn, not \"" +
            e.name + "\"");
     if (t.ensemble > 1) fail("train.ensemble > 1 is available with train.mode = \"frozen\" only: set train.ensemble = 1");
     // The trunk trains on its own float32 outputs; nothing is cached to store in float16.

@@ -1,4 +1,5 @@
-// Built-in CNN trunks in LibTorch: ResNet-18, ResNet-50, DenseNet-121 (METHOD.md §5.3).
+// Built-in CNN trunks in LibTorch: ResNet-18, ResNet-50, DenseNet-121 (METHOD.md §5.3), and
+// small_cnn, a 0.3 M-parameter trunk for `hiscmcl pretrain` on a CPU (METHOD.md §5.3a).
 // Parameter and buffer names are IDENTICAL to torchvision's state_dict keys (conv1, bn1,
 // layer1.0.conv1 ...; features.conv0, features.denseblock1.denselayer1.norm1 ...) minus the
 // classifier (fc.* / classifier.*), so weights converted by scripts/convert_torchvision.py load by
@@ -27,10 +28,12 @@ TORCH_MODULE(CnnTrunk);
 // The trunk names make_cnn_trunk accepts.
 const std::vector<std::string>& cnn_trunk_names();
 bool is_cnn_trunk_name(const std::string& name);
-// name: resnet18 | resnet50 | densenet121 (std::invalid_argument otherwise). Random init as
+// name: resnet18 | resnet50 | densenet121 | small_cnn (std::invalid_argument otherwise). Random init as
 // torchvision (kaiming-normal convs, BN weight 1 / bias 0); seed with torch::manual_seed first.
 CnnTrunk make_cnn_trunk(const std::string& name);
 int64_t cnn_trunk_dim(const std::string& name);
+// The crop side a trunk is fed: 224 (the torchvision trunks), 64 (small_cnn).
+int cnn_trunk_input_px(const std::string& name);
 
 // Weight files: the torch.save / torch::pickle_save zip format holding a plain dict
 // {name: tensor} of every parameter and buffer (what scripts/convert_torchvision.py writes).

@@ -39,7 +39,7 @@ class CnnEncoder : public Encoder {
   }
 
   std::string name() const override { return arch_; }
-  int input_size() const override { return 224; }
+  int input_size() const override { return cnn_trunk_input_px(arch_); }
   int64_t dim() const override { return trunk_->dim(); }
   bool any_input_size() const override { return true; }
 

@@ -155,7 +155,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
   const std::string& arch = cfg.encoder.name;
   if (!is_cnn_trunk_name(arch))
     throw InputError("encoder.name", "train.mode = \"end_to_end\" trains a built-in CNN trunk "
-                                     "(resnet18, resnet50, densenet121), not '" + arch + "'");
+                                     "(resnet18, resnet50, densenet121, small_cnn), not '" + arch + "'");
   const torch::Device device = encoder_device(cfg.encoder.device);
   torch::manual_seed(cfg.train.seed);
   TrainResult result;
@@ -177,7 +177,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
 
   std::vector<FeatureLevel> cut;
   std::vector<TrunkLevel> levels = trunk_levels(cfg, cut);
-  const int input_px = 224;
+  const int input_px = cnn_trunk_input_px(arch);
   spdlog::info("end-to-end: cutting {} crops per spot for {} spots", cut.size(), t.size());
   CropFeeder feeder(cut_crops(sections, cut, input_px), levels, input_px,
                     normalization_from_name(choice_name(cfg.encoder.img_norm)), device);

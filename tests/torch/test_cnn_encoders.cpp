@@ -74,6 +74,9 @@ TEST(CnnTrunk, ShapesParameterCountsAndTorchvisionNames) {
        {"features.conv0.weight", "features.norm0.running_mean",
         "features.denseblock1.denselayer1.norm1.weight", "features.denseblock4.denselayer16.conv2.weight",
         "features.transition1.norm.weight", "features.transition3.conv.weight", "features.norm5.running_var"}},
+      // 7 bias-free 3x3 convs (16, 32, 32, 64, 64, 128, 128 wide) and their BatchNorms.
+      {"small_cnn", 128, 290736 + 2 * (16 + 32 + 32 + 64 + 64 + 128 + 128),
+       {"features.stem.weight", "features.stem_bn.running_var", "features.stage3b.weight"}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -112,7 +115,7 @@ TEST(CnnTrunk, DenseNetHasNoFinalRelu) {
 }
 
 TEST(CnnTrunk, LayoutsGiveTheSameFeatures) {
-  for (const char* name : {"resnet18", "resnet50", "densenet121"}) {
+  for (const char* name : {"resnet18", "resnet50", "densenet121", "small_cnn"}) {
     SCOPED_TRACE(name);
     torch::manual_seed(1);
     CnnTrunk t = make_cnn_trunk(name);
