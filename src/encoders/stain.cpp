@@ -93,4 +93,30 @@ cv::Vec3b rgb_from_concentrations(const Vec3d& c, const StainMatrix& m) {
   return px;
 }
 
+cv::Mat perturb_stains(const cv::Mat& rgb, const Vec3d& scale, const Vec3d& shift, const StainMatrix& m) {
+  CV_Assert(rgb.type() == CV_8UC3);
+  cv::Mat c = deconvolve_stains(rgb, m);
+  // OD_k = sum_j (c_j s_j + b_j) M[j][k]: fold the scale into the matrix and the shift into an offset.
+  float w[3][3], offset[3];
+  for (int k = 0; k < 3; ++k) {
+    offset[k] = 0;
+    for (int j = 0; j < 3; ++j) {
+      w[j][k] = float(scale[size_t(j)] * m.rgb_from_stain[size_t(j)][size_t(k)]);
+      offset[k] += float(shift[size_t(j)] * m.rgb_from_stain[size_t(j)][size_t(k)]);
+    }
+  }
+  cv::Mat out(rgb.size(), CV_8UC3);
+  for (int y = 0; y < rgb.rows; ++y) {
+    const auto* in = c.ptr<cv::Vec3f>(y);
+    auto* o = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < rgb.cols; ++x)
+      for (int k = 0; k < 3; ++k) {
+        const float od = in[x][0] * w[0][k] + in[x][1] * w[1][k] + in[x][2] * w[2][k] + offset[k];
+        const float v = 256.0f * std::pow(10.0f, -od) - 1.0f;
+        o[x][k] = uint8_t(std::lround(std::clamp(v, 0.0f, 255.0f)));
+      }
+  }
+  return out;
+}
+
 }  // namespace hiscmcl

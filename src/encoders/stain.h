@@ -29,4 +29,11 @@ cv::Mat deconvolve_stains(const cv::Mat& rgb, const StainMatrix& m = ruifrok_hed
 // The RGB pixel that concentrations c would produce (rounded, clamped): for synthetic tests.
 cv::Vec3b rgb_from_concentrations(const Vec3d& c, const StainMatrix& m = ruifrok_hed());
 
+// H&E stain augmentation (Tellez et al., IEEE TMI 2018): every pixel's concentrations become
+// c_j * scale[j] + shift[j], then back to RGB. Scale 1 and shift 0 return the image up to the
+// rounding of the round trip (at most 1 level). Self-supervised pretraining draws
+// scale in [0.95, 1.05] and shift in [-0.05, 0.05] per view (METHOD.md §5.3a).
+cv::Mat perturb_stains(const cv::Mat& rgb, const Vec3d& scale, const Vec3d& shift,
+                       const StainMatrix& m = ruifrok_hed());
+
 }  // namespace hiscmcl
