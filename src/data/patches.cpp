@@ -76,4 +76,17 @@ void require_centres_inside(const SlideImage& image, const std::vector<Centre>& 
   }
 }
 
+void append_section_patches(const std::string& image_file, const std::vector<Centre>& centres,
+                            double spot_diameter_px, const PatchOptions& opt,
+                            std::vector<std::vector<cv::Mat>>& crops_by_scale) {
+  crops_by_scale.resize(opt.scales.size());
+  auto image = SlideImage::open(image_file);
+  require_centres_inside(*image, centres, image_file);
+  for_each_patch_batch(*image, centres, spot_diameter_px, opt,
+                       [&](int64_t, const std::vector<std::vector<cv::Mat>>& batch) {
+                         for (size_t l = 0; l < batch.size(); ++l)
+                           for (auto& c : batch[l]) crops_by_scale[l].push_back(c.clone());
+                       });
+}
+
 }  // namespace hiscmcl

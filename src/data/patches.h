@@ -53,6 +53,13 @@ void for_each_patch_batch(const SlideImage& image, const std::vector<Centre>& ce
                           double spot_diameter_px, const PatchOptions& opt,
                           const PatchBatchFn& on_batch);
 
+// Opens image_file, checks the centres (require_centres_inside) and appends every centre's crop
+// at each scale to crops_by_scale[s] (resized to opt.scales.size() first), each crop owning its
+// pixels: for crops held in memory for training (centres x scales x out_px^2 x 3 bytes).
+void append_section_patches(const std::string& image_file, const std::vector<Centre>& centres,
+                            double spot_diameter_px, const PatchOptions& opt,
+                            std::vector<std::vector<cv::Mat>>& crops_by_scale);
+
 // InputError naming image_file and the first spot whose centre is not finite or lies outside
 // the image (a spot table that does not belong to this image).
 void require_centres_inside(const SlideImage& image, const std::vector<Centre>& centres,

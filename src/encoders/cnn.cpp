@@ -246,6 +246,12 @@ bool is_cnn_trunk_name(const std::string& name) {
   return false;
 }
 
+std::string cnn_trunk_name_list() {
+  std::string list;
+  for (const auto& n : cnn_trunk_names()) list += (list.empty() ? "" : ", ") + n;
+  return list;
+}
+
 CnnTrunk make_cnn_trunk(const std::string& name) {
   if (name == "resnet18") return CnnTrunk(std::shared_ptr<CnnTrunkImpl>(
         std::make_shared<ResNetImpl<BasicBlock>>(std::array<int64_t, 4>{2, 2, 2, 2})));
@@ -253,8 +259,7 @@ CnnTrunk make_cnn_trunk(const std::string& name) {
         std::make_shared<ResNetImpl<Bottleneck>>(std::array<int64_t, 4>{3, 4, 6, 3})));
   if (name == "densenet121") return CnnTrunk(std::shared_ptr<CnnTrunkImpl>(std::make_shared<DenseNetImpl>()));
   if (name == "small_cnn") return CnnTrunk(std::shared_ptr<CnnTrunkImpl>(std::make_shared<SmallCnnImpl>()));
-  throw std::invalid_argument("unknown CNN trunk '" + name +
-                              "' (valid: resnet18, resnet50, densenet121, small_cnn)");
+  throw std::invalid_argument("unknown CNN trunk '" + name + "' (valid: " + cnn_trunk_name_list() + ")");
 }
 
 int64_t cnn_trunk_dim(const std::string& name) {
@@ -262,8 +267,7 @@ int64_t cnn_trunk_dim(const std::string& name) {
   if (name == "resnet50") return 2048;
   if (name == "densenet121") return 1024;
   if (name == "small_cnn") return 128;
-  throw std::invalid_argument("unknown CNN trunk '" + name +
-                              "' (valid: resnet18, resnet50, densenet121, small_cnn)");
+  throw std::invalid_argument("unknown CNN trunk '" + name + "' (valid: " + cnn_trunk_name_list() + ")");
 }
 
 int cnn_trunk_input_px(const std::string& name) {

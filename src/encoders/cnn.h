@@ -28,6 +28,8 @@ TORCH_MODULE(CnnTrunk);
 // The trunk names make_cnn_trunk accepts.
 const std::vector<std::string>& cnn_trunk_names();
 bool is_cnn_trunk_name(const std::string& name);
+// "resnet18, resnet50, densenet121, small_cnn": for messages.
+std::string cnn_trunk_name_list();
 // name: resnet18 | resnet50 | densenet121 | small_cnn (std::invalid_argument otherwise). Random init as
 // torchvision (kaiming-normal convs, BN weight 1 / bias 0); seed with torch::manual_seed first.
 CnnTrunk make_cnn_trunk(const std::string& name);

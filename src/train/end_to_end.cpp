@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/seed_mix.h"
 #include "common/thread_pool.h"
 #include "data/augment.h"
 #include "data/patches.h"
@@ -22,13 +23,6 @@
 
 namespace hiscmcl {
 namespace {
-
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // The levels the fusion reads from the trunk, and for each the crop it is cut from.
 struct TrunkLevel {
@@ -67,15 +61,8 @@ std::vector<std::vector<cv::Mat>> cut_crops(const std::vector<const PreparedSect
   opt.scales.clear();
   for (auto& l : levels) opt.scales.push_back(CropScale{l.fov_spot_diameters, l.fixed_px});
   opt.out_px = out_px;
-  for (auto* s : sections) {
-    auto image = SlideImage::open(s->image.image_path);
-    require_centres_inside(*image, s->pixel_xy, s->image.image_path);
-    for_each_patch_batch(*image, s->pixel_xy, s->image.spot_diameter_px, opt,
-                         [&](int64_t, const std::vector<std::vector<cv::Mat>>& batch) {
-                           for (size_t l = 0; l < batch.size(); ++l)
-                             for (auto& c : batch[l]) crops[l].push_back(c.clone());
-                         });
-  }
+  for (auto* s : sections)
+    append_section_patches(s->image.image_path, s->pixel_xy, s->image.spot_diameter_px, opt, crops);
   return crops;
 }
 
@@ -93,7 +80,7 @@ class CropFeeder {
     const size_t b = idx.size();
     std::vector<std::vector<cv::Mat>> cut(crops_.size(), std::vector<cv::Mat>(b));
     parallel_for(int64_t(b), [&](int64_t i) {
-      std::mt19937_64 rng(mix(seed, uint64_t(idx[size_t(i)])));
+      std::mt19937_64 rng(mix_seed(seed, uint64_t(idx[size_t(i)])));
       AugmentParams p = draw_augment(rng);
       for (size_t c = 0; c < crops_.size(); ++c) {
         const cv::Mat& src = crops_[c][size_t(idx[size_t(i)])];
@@ -155,7 +142,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
   const std::string& arch = cfg.encoder.name;
   if (!is_cnn_trunk_name(arch))
     throw InputError("encoder.name", "train.mode = \"end_to_end\" trains a built-in CNN trunk "
-                                     "(resnet18, resnet50, densenet121, small_cnn), not '" + arch + "'");
+                                     "(" + cnn_trunk_name_list() + "), not '" + arch + "'");
   const torch::Device device = encoder_device(cfg.encoder.device);
   torch::manual_seed(cfg.train.seed);
   TrainResult result;
@@ -205,7 +192,7 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
   loop.batch_loss = [&](const torch::Tensor& idx_cpu, int epoch) {
     std::vector<int64_t> idx_v(idx_cpu.data_ptr<int64_t>(), idx_cpu.data_ptr<int64_t>() + idx_cpu.numel());
     auto idx = idx_cpu.to(device);
-    auto inputs = feeder.batch(idx_v, cfg.train.augment, mix(cfg.train.seed + 1, uint64_t(epoch)));
+    auto inputs = feeder.batch(idx_v, cfg.train.augment, mix_seed(cfg.train.seed + 1, uint64_t(epoch)));
     std::vector<torch::Tensor> feats;
     for (auto& x : inputs) feats.push_back(b.trunk->forward(x));
     ImageInputs in;

@@ -10,22 +10,15 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/seed_mix.h"
 #include "common/thread_pool.h"
 #include "data/augment.h"
 #include "data/patches.h"
 #include "encoders/image_tensor.h"
 #include "encoders/stain.h"
-#include "io/slide_image.h"
 
 namespace hiscmcl {
 namespace {
-
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 double uniform(std::mt19937_64& rng, double lo, double hi) {
   return std::uniform_real_distribution<double>(lo, hi)(rng);
@@ -48,7 +41,7 @@ std::vector<std::pair<size_t, int64_t>> chosen_spots(const std::vector<const Pre
   for (size_t s = 0; s < sections.size(); ++s)
     for (int64_t i = 0; i < sections[s]->n_spots(); ++i) all.emplace_back(s, i);
   if (opt.max_crops > 0 && int64_t(all.size()) > opt.max_crops) {
-    std::mt19937_64 rng(mix(opt.seed, 0x5107));
+    std::mt19937_64 rng(mix_seed(opt.seed, 0x5107));
     std::shuffle(all.begin(), all.end(), rng);
     all.resize(size_t(opt.max_crops));
     std::sort(all.begin(), all.end());  // read each image once, in order
@@ -58,8 +51,7 @@ std::vector<std::pair<size_t, int64_t>> chosen_spots(const std::vector<const Pre
 
 std::vector<cv::Mat> cut_sources(const std::vector<const PreparedSection*>& sections,
                                  const std::vector<std::pair<size_t, int64_t>>& spots, double fov, int source_px) {
-  std::vector<cv::Mat> out;
-  out.reserve(spots.size());
+  std::vector<std::vector<cv::Mat>> crops(1);  // one scale
   PatchOptions po;
   po.scales = {CropScale{fov, 0}};
   po.out_px = source_px;
@@ -67,23 +59,17 @@ std::vector<cv::Mat> cut_sources(const std::vector<const PreparedSection*>& sect
     std::vector<Centre> centres;
     for (const auto& [sec, i] : spots)
       if (sec == s) centres.push_back(sections[s]->pixel_xy[size_t(i)]);
-    if (centres.empty()) continue;
-    const auto& path = sections[s]->image.image_path;
-    auto image = SlideImage::open(path);
-    require_centres_inside(*image, centres, path);
-    for_each_patch_batch(*image, centres, sections[s]->image.spot_diameter_px, po,
-                         [&](int64_t, const std::vector<std::vector<cv::Mat>>& batch) {
-                           for (const auto& c : batch[0]) out.push_back(c.clone());
-                         });
+    if (!centres.empty())
+      append_section_patches(sections[s]->image.image_path, centres, sections[s]->image.spot_diameter_px, po, crops);
   }
-  return out;
+  return std::move(crops[0]);
 }
 
 }  // namespace
 
 void validate(const PretrainOptions& opt) {
   if (!is_cnn_trunk_name(opt.arch))
-    throw InputError("--arch", "'" + opt.arch + "' is not a built-in CNN trunk (resnet18, resnet50, densenet121, small_cnn)");
+    throw InputError("--arch", "'" + opt.arch + "' is not a built-in CNN trunk (" + cnn_trunk_name_list() + ")");
   if (opt.epochs < 1) throw InputError("--epochs", "must be at least 1, not " + std::to_string(opt.epochs));
   if (opt.batch_size < 2) throw InputError("--batch-size", "NT-Xent needs at least 2 crops a step, not " + std::to_string(opt.batch_size));
   if (!(opt.lr > 0) || !std::isfinite(opt.lr)) throw InputError("--lr", "must be a positive number");
@@ -168,7 +154,7 @@ PretrainResult pretrain_trunk(const std::vector<const PreparedSection*>& section
   for (int epoch = 0; epoch < opt.epochs; ++epoch) {
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 shuffle_rng(mix(opt.seed, uint64_t(epoch) + 1));
+    std::mt19937_64 shuffle_rng(mix_seed(opt.seed, uint64_t(epoch) + 1));
     std::shuffle(order.begin(), order.end(), shuffle_rng);
     r.trunk->train();
     head->train();
@@ -180,7 +166,7 @@ PretrainResult pretrain_trunk(const std::vector<const PreparedSection*>& section
       std::vector<cv::Mat> views(size_t(2 * bs));
       parallel_for(2 * bs, [&](int64_t v) {
         const int64_t crop = order[size_t(step * bs + v % bs)];
-        std::mt19937_64 rng(mix(mix(opt.seed, uint64_t(epoch)), uint64_t(crop) * 2 + uint64_t(v / bs)));
+        std::mt19937_64 rng(mix_seed(mix_seed(opt.seed, uint64_t(epoch)), uint64_t(crop) * 2 + uint64_t(v / bs)));
         views[size_t(v)] = make_view(sources[size_t(crop)], input_px, rng);
       });
       torch::Tensor x = crops_to_tensor(views, input_px, norm).to(device);
@@ -189,9 +175,10 @@ PretrainResult pretrain_trunk(const std::vector<const PreparedSection*>& section
       adam.zero_grad();
       loss.backward();
       adam.step();
-      sum += loss.item<double>();
+      const double step_loss = loss.item<double>();
+      sum += step_loss;
       bar.advance();
-      bar.set_suffix("epoch " + std::to_string(epoch + 1) + " loss " + std::to_string(loss.item<double>()).substr(0, 6));
+      bar.set_suffix("epoch " + std::to_string(epoch + 1) + " loss " + std::to_string(step_loss).substr(0, 6));
     }
     r.epoch_loss.push_back(sum / double(steps));
     spdlog::debug("pretrain: epoch {} loss {:.4f}", epoch + 1, r.epoch_loss.back());
