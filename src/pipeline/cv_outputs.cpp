@@ -24,6 +24,11 @@ const std::vector<std::string> kMetricKeys = {"acg", "heg", "hvg", "mse", "mae",
 
 using Samples = std::map<std::string, std::vector<double>>;
 
+// Under the stacked predictor each held-out section also carries retrieval's own prediction before
+// the blend (fold_stage): the learned model without the ridge half, on the same models.
+constexpr const char* kRetrievalAlone = "retrieval";
+constexpr const char* kRetrievalAloneLabel = "retrieval alone (the paper's predictor, same models, before the blend)";
+
 std::string method_label(const PredictConfig& p) {
   switch (p.predictor) {
     case Predictor::regression: return "HisCMCL (regression head)";
@@ -163,6 +168,13 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
     methods.push_back({b.label, {}});
     metrics["baseline"][b.key] = {{"label", b.label}, {"sections", json::object()}, {"alpha", json::object()}};
   }
+  bool retrieval_alone = false;
+  for (auto& [id, r] : results.items()) retrieval_alone = retrieval_alone || r.contains(kRetrievalAlone);
+  Samples rv;
+  if (retrieval_alone) {
+    methods.push_back({kRetrievalAloneLabel, {}});
+    metrics["components"][kRetrievalAlone] = {{"label", kRetrievalAloneLabel}, {"sections", json::object()}};
+  }
   for (auto& f : folds) {
     for (const auto& b : baselines)
       metrics["baseline"][b.key]["alpha"][f.name] = f.result.value(std::string(b.key) + "_alpha", json());
@@ -183,6 +195,10 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
     for (size_t b = 0; b < baselines.size(); ++b) {
       metrics["baseline"][baselines[b].key]["sections"][s.id] = r[baselines[b].key];
       methods[b + 1].sections.push_back(metrics_row(s.id, r[baselines[b].key], bv[b]));
+    }
+    if (retrieval_alone && r.contains(kRetrievalAlone)) {
+      metrics["components"][kRetrievalAlone]["sections"][s.id] = r[kRetrievalAlone];
+      methods.back().sections.push_back(metrics_row(s.id, r[kRetrievalAlone], rv));
     }
     SectionMetrics sm;
     for (size_t g = 0; g < genes.size(); ++g) {
@@ -214,6 +230,7 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   }
   put_mean_sd(metrics, mv);
   for (size_t b = 0; b < baselines.size(); ++b) put_mean_sd(metrics["baseline"][baselines[b].key], bv[b]);
+  if (retrieval_alone) put_mean_sd(metrics["components"][kRetrievalAlone], rv);
   metrics["wall_seconds"] = info.wall_seconds;
   metrics = json_clean(metrics);
 
@@ -249,9 +266,12 @@ std::string format_metrics_table(const json& metrics) {
     else c << "  -  ";
     return c.str();
   };
-  // Columns: HisCMCL, then each baseline present in metrics.json, in ridge_baselines() order.
+  // Columns: HisCMCL, retrieval alone when the run blended, then each baseline present in
+  // metrics.json, in ridge_baselines() order.
   std::vector<std::pair<std::string, const json*>> cols = {{"HisCMCL", nullptr}};
   const json none = json::object();
+  if (metrics.contains("components") && metrics["components"].contains(kRetrievalAlone))
+    cols.emplace_back(kRetrievalAlone, &metrics["components"][kRetrievalAlone]);
   for (const auto& b : ridge_baselines())
     if (metrics.contains("baseline") && metrics["baseline"].contains(b.key))
       cols.emplace_back(b.key, &metrics["baseline"][b.key]);

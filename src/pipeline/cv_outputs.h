@@ -6,6 +6,8 @@
 //                    "mean": {...}, "sd": {...},
 //                    "baseline": {<key>: {"label", "sections", "mean", "sd", "alpha": {fold: a}}}
 //                      for each of ridge_baselines() (ridge: crops + context, ridge_crops),
+//                    "components": {"retrieval": {"label", "sections", "mean", "sd"}} under the
+//                      stacked predictor: retrieval alone, the same models before the blend,
 //                    "folds": {name: {"key", "model_key"}}, "run_key": k,
 //                    "wall_seconds": n, "config": {...}, "split": "...", "n_genes": g}
 // OUT/per_gene.csv  section,gene,symbol,pcc,p_value,mean,variance,ridge_pcc,ridge_crops_pcc

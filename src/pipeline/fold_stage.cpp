@@ -54,8 +54,8 @@ json model_inputs(const CvContext& ctx, const Fold& fold) {
 
 // Raised whenever a fold's result gains or changes a field, so a newer binary never reuses a result
 // an older one wrote. 2: two ridge baselines; 3: regions, clusters' ARI/NMI; 4: half-decade ridge
-// alphas; 5: the fair ridge from the model folder (ridge.h5).
-constexpr int kFoldResultVersion = 5;
+// alphas; 5: the fair ridge from the model folder (ridge.h5); 6: retrieval alone beside a blend.
+constexpr int kFoldResultVersion = 6;
 
 json result_inputs(const CvContext& ctx, const Fold& fold, const std::string& model_key) {
   return {{"model", model_key},
@@ -213,9 +213,11 @@ json write_regions(const CvContext& ctx, const PreparedSection& s, const Heatmap
   return {{"gene", "regions"}, {"path", rel}};
 }
 
-// Everything one held-out section contributes to the outputs.
+// Everything one held-out section contributes to the outputs. `retrieval_alone`: under the
+// stacked predictor, retrieval's own prediction before the blend, scored as "retrieval" so a
+// report shows what the learned model gives without the ridge half (nullptr otherwise).
 json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const SpotPrediction& predicted,
-                       const std::vector<BaselinePrediction>& baselines) {
+                       const std::vector<BaselinePrediction>& baselines, const Matrix* retrieval_alone) {
   const Matrix& pred = predicted.mean;
   const Matrix truth = eval_expression(s, ctx.cfg.data.eval_norm);
   SectionMetrics m = evaluate_section(pred, truth);
@@ -235,6 +237,7 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Spo
     for (double v : r.pcc) pcc.push_back(json_number(v));
     put_cluster_scores(s, b.pred, rj);
   }
+  if (retrieval_alone) j["retrieval"] = metrics_json(evaluate_section(*retrieval_alone, truth));
   PreparedSection p = s;  // the prediction as AnnData
   p.expression = pred;
   p.spread = predicted.sd;
@@ -333,8 +336,13 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
       baselines.push_back({&spec, predict_ridge(ridges[b], baseline_features(s.pixel_xy, ctx.features[i], spec.inputs,
                                                                               context_sizes(ctx.cfg.model)))});
     }
-    if (blend) pred.mean = apply_gene_blend(*blend, pred.mean, baselines.front().pred);  // front: the fair ridge
-    o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, baselines);
+    std::optional<Matrix> retrieval_alone;
+    if (blend) {
+      retrieval_alone = pred.mean;
+      pred.mean = apply_gene_blend(*blend, pred.mean, baselines.front().pred);  // front: the fair ridge
+    }
+    o.result["sections"][s.id] =
+        evaluate_held_out(ctx, s, pred, baselines, retrieval_alone ? &*retrieval_alone : nullptr);
   }
   o.result = json_clean(o.result);
   crash_point("fold.result_unwritten");

@@ -229,13 +229,16 @@ TEST(KeyIndexCli, IvfProbingEveryListGivesTheFlatMetricsAndTrainingStoresTheInde
 // predict.predictor: the trained models (and the fair ridge each carries in ridge.h5) are reused
 // across predictors. The default "stacked" blends at 0.5; a fitted blend fits per-gene weights on
 // each fold's training sections only. Each blend predicts the held-out sections at least as well as
-// the weaker of its two halves and better than it would by chance.
+// the weaker of its two halves and better than it would by chance. A blended run also scores
+// retrieval alone before the blend: the retrieval run's numbers, so a report shows both halves.
 TEST(Stacked, CvBlendsRetrievalWithTheFairRidgeOnTheSameModels) {
   CvRun run;
   auto r0 = run.cv("predictor = \"retrieval\"\n");
   ASSERT_EQ(r0.exit_code, 0) << r0.output;
   json m0 = run.metrics();
   EXPECT_FALSE(m0.contains("blend_weight")) << m0.dump();
+  EXPECT_FALSE(m0.contains("components")) << m0.dump();
+  EXPECT_FALSE(has(r0.output, "retrieval alone")) << r0.output;
   const double ret = m0["mean"]["acg"], ridge = m0["baseline"]["ridge"]["mean"]["acg"];
   for (auto [overrides, fitted] : {std::pair<std::string, bool>{"", false}, {"stack_weight = -1.0\n", true}}) {
     auto st = run.cv(overrides);
@@ -253,6 +256,13 @@ TEST(Stacked, CvBlendsRetrievalWithTheFairRidgeOnTheSameModels) {
       }
     }
     EXPECT_EQ(m["baseline"], m0["baseline"]);  // the ridges are the same fits
+    const json& alone = m["components"]["retrieval"];
+    ASSERT_EQ(alone["sections"].size(), m0["sections"].size()) << m.dump();
+    for (const auto& [id, s] : m0["sections"].items())
+      for (const char* metric : {"acg", "heg", "hvg", "mse"})
+        EXPECT_NEAR(alone["sections"][id][metric].get<double>(), s[metric].get<double>(), 1e-12) << id << " " << metric;
+    EXPECT_NEAR(alone["mean"]["acg"].get<double>(), ret, 1e-12);
+    EXPECT_TRUE(has(st.output, "retrieval alone")) << st.output;  // the table's column legend
     const double blend = m["mean"]["acg"];
     EXPECT_NE(blend, ret);
     EXPECT_GT(blend, std::min(ret, ridge)) << ret << " " << ridge << " " << blend;
