@@ -27,7 +27,7 @@ using Samples = std::map<std::string, std::vector<double>>;
 // Under the stacked predictor each held-out section also carries retrieval's own prediction before
 // the blend (fold_stage): the learned model without the ridge half, on the same models.
 constexpr const char* kRetrievalAlone = "retrieval";
-constexpr const char* kRetrievalAloneLabel = "retrieval alone (the paper's predictor, same models, before the blend)";
+constexpr const char* kRetrievalAloneLabel = "retrieval alone (the paper's predictor, before the blend)";
 
 std::string method_label(const PredictConfig& p) {
   switch (p.predictor) {
@@ -163,17 +163,19 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   const auto& baselines = ridge_baselines();
   std::vector<Samples> bv(baselines.size());
   ReportInput report;
+  // Rows of the report: the method, retrieval alone when the run blended, then the baselines.
   std::vector<MethodResult> methods = {{method_label(ctx.cfg.predict), {}}};
-  for (const auto& b : baselines) {
-    methods.push_back({b.label, {}});
-    metrics["baseline"][b.key] = {{"label", b.label}, {"sections", json::object()}, {"alpha", json::object()}};
-  }
   bool retrieval_alone = false;
   for (auto& [id, r] : results.items()) retrieval_alone = retrieval_alone || r.contains(kRetrievalAlone);
   Samples rv;
   if (retrieval_alone) {
     methods.push_back({kRetrievalAloneLabel, {}});
     metrics["components"][kRetrievalAlone] = {{"label", kRetrievalAloneLabel}, {"sections", json::object()}};
+  }
+  const size_t first_baseline = methods.size();
+  for (const auto& b : baselines) {
+    methods.push_back({b.label, {}});
+    metrics["baseline"][b.key] = {{"label", b.label}, {"sections", json::object()}, {"alpha", json::object()}};
   }
   for (auto& f : folds) {
     for (const auto& b : baselines)
@@ -194,11 +196,11 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
     methods[0].sections.push_back(metrics_row(s.id, r["method"], mv));
     for (size_t b = 0; b < baselines.size(); ++b) {
       metrics["baseline"][baselines[b].key]["sections"][s.id] = r[baselines[b].key];
-      methods[b + 1].sections.push_back(metrics_row(s.id, r[baselines[b].key], bv[b]));
+      methods[first_baseline + b].sections.push_back(metrics_row(s.id, r[baselines[b].key], bv[b]));
     }
     if (retrieval_alone && r.contains(kRetrievalAlone)) {
       metrics["components"][kRetrievalAlone]["sections"][s.id] = r[kRetrievalAlone];
-      methods.back().sections.push_back(metrics_row(s.id, r[kRetrievalAlone], rv));
+      methods[1].sections.push_back(metrics_row(s.id, r[kRetrievalAlone], rv));
     }
     SectionMetrics sm;
     for (size_t g = 0; g < genes.size(); ++g) {
