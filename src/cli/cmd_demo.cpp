@@ -1,5 +1,6 @@
 // `hiscmcl demo`: the embedded default. Synthesises H&E sections with expression, runs `cv` on them
-// with the default config, prints the method beside both ridge baselines and writes the report.
+// with the default config, prints the method beside retrieval alone and both ridge baselines and writes
+// the report.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
