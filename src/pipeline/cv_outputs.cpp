@@ -24,9 +24,8 @@ const std::vector<std::string> kMetricKeys = {"acg", "heg", "hvg", "mse", "mae",
 
 using Samples = std::map<std::string, std::vector<double>>;
 
-// Under the stacked predictor each held-out section also carries retrieval's own prediction before
+// Under the stacked predictor each held-out section also scores retrieval's own prediction before
 // the blend (fold_stage): the learned model without the ridge half, on the same models.
-constexpr const char* kRetrievalAlone = "retrieval";
 constexpr const char* kRetrievalAloneLabel = "retrieval alone (the paper's predictor, before the blend)";
 
 std::string method_label(const PredictConfig& p) {
@@ -166,11 +165,11 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   // Rows of the report: the method, retrieval alone when the run blended, then the baselines.
   std::vector<MethodResult> methods = {{method_label(ctx.cfg.predict), {}}};
   bool retrieval_alone = false;
-  for (auto& [id, r] : results.items()) retrieval_alone = retrieval_alone || r.contains(kRetrievalAlone);
+  for (auto& [id, r] : results.items()) retrieval_alone = retrieval_alone || r.contains(kRetrievalAloneKey);
   Samples rv;
   if (retrieval_alone) {
     methods.push_back({kRetrievalAloneLabel, {}});
-    metrics["components"][kRetrievalAlone] = {{"label", kRetrievalAloneLabel}, {"sections", json::object()}};
+    metrics["components"][kRetrievalAloneKey] = {{"label", kRetrievalAloneLabel}, {"sections", json::object()}};
   }
   const size_t first_baseline = methods.size();
   for (const auto& b : baselines) {
@@ -198,9 +197,9 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
       metrics["baseline"][baselines[b].key]["sections"][s.id] = r[baselines[b].key];
       methods[first_baseline + b].sections.push_back(metrics_row(s.id, r[baselines[b].key], bv[b]));
     }
-    if (retrieval_alone && r.contains(kRetrievalAlone)) {
-      metrics["components"][kRetrievalAlone]["sections"][s.id] = r[kRetrievalAlone];
-      methods[1].sections.push_back(metrics_row(s.id, r[kRetrievalAlone], rv));
+    if (retrieval_alone && r.contains(kRetrievalAloneKey)) {
+      metrics["components"][kRetrievalAloneKey]["sections"][s.id] = r[kRetrievalAloneKey];
+      methods[1].sections.push_back(metrics_row(s.id, r[kRetrievalAloneKey], rv));
     }
     SectionMetrics sm;
     for (size_t g = 0; g < genes.size(); ++g) {
@@ -232,7 +231,7 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   }
   put_mean_sd(metrics, mv);
   for (size_t b = 0; b < baselines.size(); ++b) put_mean_sd(metrics["baseline"][baselines[b].key], bv[b]);
-  if (retrieval_alone) put_mean_sd(metrics["components"][kRetrievalAlone], rv);
+  if (retrieval_alone) put_mean_sd(metrics["components"][kRetrievalAloneKey], rv);
   metrics["wall_seconds"] = info.wall_seconds;
   metrics = json_clean(metrics);
 
@@ -272,8 +271,8 @@ std::string format_metrics_table(const json& metrics) {
   // metrics.json, in ridge_baselines() order.
   std::vector<std::pair<std::string, const json*>> cols = {{"HisCMCL", nullptr}};
   const json none = json::object();
-  if (metrics.contains("components") && metrics["components"].contains(kRetrievalAlone))
-    cols.emplace_back(kRetrievalAlone, &metrics["components"][kRetrievalAlone]);
+  if (metrics.contains("components") && metrics["components"].contains(kRetrievalAloneKey))
+    cols.emplace_back(kRetrievalAloneKey, &metrics["components"][kRetrievalAloneKey]);
   for (const auto& b : ridge_baselines())
     if (metrics.contains("baseline") && metrics["baseline"].contains(b.key))
       cols.emplace_back(b.key, &metrics["baseline"][b.key]);

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "common/atomic_output.h"
 #include "common/crash_point.h"
@@ -214,8 +216,8 @@ json write_regions(const CvContext& ctx, const PreparedSection& s, const Heatmap
 }
 
 // Everything one held-out section contributes to the outputs. `retrieval_alone`: under the
-// stacked predictor, retrieval's own prediction before the blend, scored as "retrieval" so a
-// report shows what the learned model gives without the ridge half (nullptr otherwise).
+// stacked predictor, retrieval's own prediction before the blend, scored under kRetrievalAloneKey so
+// a report shows what the learned model gives without the ridge half (nullptr otherwise).
 json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const SpotPrediction& predicted,
                        const std::vector<BaselinePrediction>& baselines, const Matrix* retrieval_alone) {
   const Matrix& pred = predicted.mean;
@@ -237,7 +239,7 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Spo
     for (double v : r.pcc) pcc.push_back(json_number(v));
     put_cluster_scores(s, b.pred, rj);
   }
-  if (retrieval_alone) j["retrieval"] = metrics_json(evaluate_section(*retrieval_alone, truth));
+  if (retrieval_alone) j[kRetrievalAloneKey] = metrics_json(evaluate_section(*retrieval_alone, truth));
   PreparedSection p = s;  // the prediction as AnnData
   p.expression = pred;
   p.spread = predicted.sd;
@@ -338,8 +340,8 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
     }
     std::optional<Matrix> retrieval_alone;
     if (blend) {
-      retrieval_alone = pred.mean;
-      pred.mean = apply_gene_blend(*blend, pred.mean, baselines.front().pred);  // front: the fair ridge
+      retrieval_alone = std::move(pred.mean);
+      pred.mean = apply_gene_blend(*blend, *retrieval_alone, baselines.front().pred);  // front: the fair ridge
     }
     o.result["sections"][s.id] =
         evaluate_held_out(ctx, s, pred, baselines, retrieval_alone ? &*retrieval_alone : nullptr);

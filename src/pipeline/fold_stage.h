@@ -40,10 +40,13 @@ struct BaselineSpec {
   BaselineInputs inputs;
 };
 const std::vector<BaselineSpec>& ridge_baselines();
+// Under the stacked predictor each section's result also scores retrieval alone, the same models'
+// prediction before the blend, under this key (metrics.json "components").
+inline constexpr const char* kRetrievalAloneKey = "retrieval";
 
 struct FoldOutcome {
   std::string name, key, model_key;
-  // {"sections": {id: {"method", <baseline key>..., "pcc", "<key>_pcc"...}}, "<key>_alpha"...,
+  // {"sections": {id: {"method", <baseline key>..., ["retrieval",] "pcc", "<key>_pcc"...}}, "<key>_alpha"...,
   //  "train_seconds", "loss"}
   nlohmann::json result;
 };
