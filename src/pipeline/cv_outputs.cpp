@@ -197,7 +197,7 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
       metrics["baseline"][baselines[b].key]["sections"][s.id] = r[baselines[b].key];
       methods[first_baseline + b].sections.push_back(metrics_row(s.id, r[baselines[b].key], bv[b]));
     }
-    if (retrieval_alone && r.contains(kRetrievalAloneKey)) {
+    if (r.contains(kRetrievalAloneKey)) {
       metrics["components"][kRetrievalAloneKey]["sections"][s.id] = r[kRetrievalAloneKey];
       methods[1].sections.push_back(metrics_row(s.id, r[kRetrievalAloneKey], rv));
     }

@@ -217,9 +217,9 @@ json write_regions(const CvContext& ctx, const PreparedSection& s, const Heatmap
 
 // Everything one held-out section contributes to the outputs. `retrieval_alone`: under the
 // stacked predictor, retrieval's own prediction before the blend, scored under kRetrievalAloneKey so
-// a report shows what the learned model gives without the ridge half (nullptr otherwise).
+// a report shows what the learned model gives without the ridge half (none otherwise).
 json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const SpotPrediction& predicted,
-                       const std::vector<BaselinePrediction>& baselines, const Matrix* retrieval_alone) {
+                       const std::vector<BaselinePrediction>& baselines, const std::optional<Matrix>& retrieval_alone) {
   const Matrix& pred = predicted.mean;
   const Matrix truth = eval_expression(s, ctx.cfg.data.eval_norm);
   SectionMetrics m = evaluate_section(pred, truth);
@@ -343,8 +343,7 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
       retrieval_alone = std::move(pred.mean);
       pred.mean = apply_gene_blend(*blend, *retrieval_alone, baselines.front().pred);  // front: the fair ridge
     }
-    o.result["sections"][s.id] =
-        evaluate_held_out(ctx, s, pred, baselines, retrieval_alone ? &*retrieval_alone : nullptr);
+    o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, baselines, retrieval_alone);
   }
   o.result = json_clean(o.result);
   crash_point("fold.result_unwritten");
