@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One process x 2 threads against 2 processes x 1 thread (docs/BENCHMARKS.md, tenth session):
+# One process x 2 threads against 2 processes x 1 thread (docs/BENCHMARKS.md, "2026-12-03 — several
+# processes through torch.distributed"):
 #   STORE=her2st_data [BIN=build/hiscmcl] [CFG=configs/default.toml] bench/dist_bench.sh one|two embed|train
 # Works on a copy of STORE (a prepared, embedded store); embed starts from an empty feature cache.
 # Timed from outside: farm-bench --vs "bench/dist_bench.sh one train" -- bench/dist_bench.sh two train
