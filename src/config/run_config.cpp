@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -56,6 +57,10 @@ struct Reader {
   void read(const json& v, const std::string& key, double& out) const {
     if (!v.is_number()) wrong(key, v, "a number");
     out = v.get<double>();
+    // TOML reads inf and nan as numbers, but no setting means anything by them: train.lr = inf
+    // trained a NaN model that predicted NaN everywhere (validate() checks the ranges).
+    if (!std::isfinite(out))
+      throw InputError(source, key + " must be a finite number, not " + (std::isnan(out) ? "nan" : out > 0 ? "inf" : "-inf"));
   }
   template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
   void read(const json& v, const std::string& key, I& out) const {
@@ -190,11 +195,35 @@ void validate(const RunConfig& c, const std::string& source) {
   const auto& m = c.model;
   const auto& t = c.train;
   const auto& p = c.predict;
+  // Every number finite, also in a config built in code or read from JSON (model.json): NaN passes
+  // every `x < lo` test below, and an infinite lr or temperature trains a NaN model.
+  auto finite = [&](const std::string& table, const std::string& key, const auto& v) {
+    if constexpr (std::is_floating_point_v<std::decay_t<decltype(v)>>)
+      if (!std::isfinite(v)) fail(table + "." + key + " must be a finite number, not " + std::to_string(v));
+  };
+#define HISCMCL_FIELD_FINITE(type, name, def) finite(table, #name, fields.name);
+#define HISCMCL_TABLE_FINITE(NAME, FIELDS_OF, FIELDS) \
+  {                                                   \
+    const std::string table = NAME;                   \
+    const auto& fields = FIELDS_OF;                   \
+    FIELDS(HISCMCL_FIELD_FINITE)                      \
+  }
+  HISCMCL_TABLE_FINITE("encoder", c.encoder, HISCMCL_ENCODER_FIELDS)
+  HISCMCL_TABLE_FINITE("model", c.model, HISCMCL_MODEL_FIELDS)
+  HISCMCL_TABLE_FINITE("loss", c.loss, HISCMCL_LOSS_FIELDS)
+  HISCMCL_TABLE_FINITE("train", c.train, HISCMCL_TRAIN_FIELDS)
+  HISCMCL_TABLE_FINITE("predict", c.predict, HISCMCL_PREDICT_FIELDS)
+  HISCMCL_TABLE_FINITE("data", c.data, HISCMCL_DATA_FIELDS)
+#undef HISCMCL_TABLE_FINITE
+#undef HISCMCL_FIELD_FINITE
   if (!(e.name == "histo" || is_cnn(e.name) || (e.name.rfind("torchscript:", 0) == 0 && e.name.size() > 12)))
     fail("encoder.name = \"" + e.name + "\" is not one of: histo | resnet18 | resnet50 | densenet121 | small_cnn | torchscript:<file>");
   if (!(e.device == "cpu" || e.device.rfind("cuda", 0) == 0))
     fail("encoder.device = \"" + e.device + "\" is not one of: cpu | cuda | cuda:N");
-  if (e.spot_fov <= 0 || e.neighbourhood_fov <= 0) fail("encoder.spot_fov and neighbourhood_fov must be > 0");
+  // A crop is fov x the spot diameter on a side; past 100 diameters it is most of a section (and
+  // the pixel count overflows): a typo, not a field of view.
+  if (!(e.spot_fov > 0 && e.spot_fov <= 100) || !(e.neighbourhood_fov > 0 && e.neighbourhood_fov <= 100))
+    fail("encoder.spot_fov and neighbourhood_fov must be > 0 and at most 100 (spot diameters)");
   if (e.compat_crop_px < 0 || e.batch_size < 1) fail("encoder.compat_crop_px must be >= 0 and batch_size >= 1");
   try {
     upsampled_scale_list(e.upsampled_scales);
@@ -208,11 +237,18 @@ void validate(const RunConfig& c, const std::string& source) {
   if (m.n_neighbours < 1 || m.n_global < 1 || m.spot_context_size < 1)
     fail("model: n_neighbours, n_global and spot_context_size must be >= 1");
   for (double d : {m.fusion_dropout, m.spot_dropout, m.input_dropout})
-    if (d < 0 || d >= 1) fail("model: dropout rates must be in [0, 1)");
-  if (c.loss.temperature <= 0) fail("loss.temperature must be > 0");
-  if (c.loss.regression_weight < 0) fail("loss.regression_weight must be >= 0");
-  if (t.epochs < 1 || t.batch_size < 2 || t.accumulation < 1 || t.lr <= 0 || t.weight_decay < 0)
-    fail("train: epochs >= 1, batch_size >= 2, accumulation >= 1, lr > 0, weight_decay >= 0");
+    if (!(d >= 0 && d < 1)) fail("model: dropout rates must be in [0, 1)");
+  // The contrastive logits are similarities in [-1, 1] divided by the temperature: below 1e-4 they
+  // leave float32's useful range, above 1e4 every pair looks alike.
+  constexpr double kMinTemperature = 1e-4, kMaxTemperature = 1e4;
+  if (!(c.loss.temperature >= kMinTemperature && c.loss.temperature <= kMaxTemperature))
+    fail("loss.temperature = " + std::to_string(c.loss.temperature) + " must be between 1e-4 and 1e4");
+  if (!(c.loss.regression_weight >= 0)) fail("loss.regression_weight must be >= 0");
+  if (t.epochs < 1 || t.batch_size < 2 || t.accumulation < 1 || !(t.weight_decay >= 0))
+    fail("train: epochs >= 1, batch_size >= 2, accumulation >= 1, weight_decay >= 0");
+  // Adam moves each weight by about lr per step: past 1 the weights jump by more than their own
+  // scale and the loss diverges within a few steps.
+  if (!(t.lr > 0 && t.lr <= 1)) fail("train.lr = " + std::to_string(t.lr) + " must be > 0 and at most 1");
   if (t.ensemble < 1 || t.ensemble > 16) fail("train.ensemble must be between 1 and 16");
   if (!(t.max_memory_gb >= 0)) fail("train.max_memory_gb must be >= 0 (0: half the machine's memory)");
   if (t.mode == TrainMode::end_to_end) {
@@ -230,8 +266,10 @@ void validate(const RunConfig& c, const std::string& source) {
   }
   if (p.k < 1) fail("predict.k must be >= 1");
   if (p.key_chunk < 1 || p.key_rounds < 1) fail("predict.key_chunk and key_rounds must be >= 1");
-  if (p.softmax_temperature < 0) fail("predict.softmax_temperature must be >= 0");
-  if (p.ridge_alpha < 0) fail("predict.ridge_alpha must be >= 0");
+  if (!(p.softmax_temperature == 0 ||
+        (p.softmax_temperature >= kMinTemperature && p.softmax_temperature <= kMaxTemperature)))
+    fail("predict.softmax_temperature must be 0 (the model's learned temperature) or between 1e-4 and 1e4");
+  if (!(p.ridge_alpha >= 0)) fail("predict.ridge_alpha must be >= 0");
   if (p.nlist < 0) fail("predict.nlist must be >= 0 (0: chosen from the number of keys)");
   if (p.nprobe < 1) fail("predict.nprobe must be >= 1");
   if (p.regions < 0 || p.regions > 20) fail("predict.regions must be 0 (none) to 20");

@@ -1,6 +1,7 @@
 #include "predict/retrieval_predictor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "common/log.h"
@@ -69,6 +70,14 @@ SpotPrediction RetrievalPredictor::predict_member(const std::vector<std::array<d
   const Matrix keys = to_matrix(bundle_.key_embeddings);
   const std::unique_ptr<KeyIndex> index = key_index_for(bundle_, keys);
   spdlog::debug("retrieval: {}", index->describe());
+  if (pc.k > index->size()) {
+    // The index clamps k to its size, so every reference spot votes: not the neighbourhood the
+    // user asked for. Said once per process (cross-validation predicts many times).
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      spdlog::warn("predict.k = {} exceeds the model's {} reference spots: retrieval uses all {}", pc.k,
+                   index->size(), index->size());
+  }
   SpotPrediction out;
   out.mean = retrieval_predict(q, keys, values, *index, pc.k, parse_retrieval_distance(choice_name(pc.distance)),
                                nullptr, 1e-12, tau, &out.sd);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <random>
@@ -160,6 +161,17 @@ std::optional<StackedRidge> load_stacked_ridge(const fs::path& model_dir) {
   if (context[0] < 1 || context[1] < 1) f.fail("context", "context sizes must be >= 1");
   s.context = {int(context[0]), int(context[1])};
   if (f.exists("blend")) s.blend = f.dataset("blend").read_numbers<double>({r.n_targets});
+  // A NaN or infinite coefficient makes every prediction NaN: refused here, naming the dataset.
+  auto require_finite = [&](const char* name, const std::vector<double>& v) {
+    for (double x : v)
+      if (!std::isfinite(x)) f.fail(name, "non-finite values (NaN or infinity)");
+  };
+  require_finite("alpha", {r.alpha});
+  require_finite("weights", r.weights);
+  require_finite("x_mean", r.x_mean);
+  require_finite("x_scale", r.x_scale);
+  require_finite("y_mean", r.y_mean);
+  require_finite("blend", s.blend);
   s.predict_settings = f.dataset("predict_settings").read_strings(1).at(0);
   return s;
 }

@@ -189,6 +189,8 @@ TrainResult train_end_to_end(const std::vector<const PreparedSection*>& sections
     b.trunk->train();
   };
   loop.temperature = [&] { return b.model->temperature(); };
+  // The crops are pixels (always finite); the expression is the input that can be broken.
+  loop.inputs_finite = [&] { return !t.expression.defined() || torch::isfinite(t.expression).all().item<bool>(); };
   loop.batch_loss = [&](const torch::Tensor& idx_cpu, int epoch) {
     std::vector<int64_t> idx_v(idx_cpu.data_ptr<int64_t>(), idx_cpu.data_ptr<int64_t>() + idx_cpu.numel());
     auto idx = idx_cpu.to(device);

@@ -4,6 +4,9 @@
 // The trainers differ only in what an epoch sets up and how a batch's loss is computed. An optional
 // step hook sees all the micro-batches of an optimiser step first (to compute what they share) and
 // runs again after their last backward, before the step.
+// A non-finite loss stops the loop at once with an InputError naming the epoch and batch and the
+// likely cause (non-finite inputs, weights diverged under too large a train.lr, ...): training on
+// would only turn every weight into NaN, and predict would write NaN everywhere.
 #pragma once
 #include <torch/torch.h>
 
@@ -31,6 +34,9 @@ struct EpochLoopSpec {
   std::function<void()> end_step;                                            // optional
   std::function<void()> sync_gradients;  // optional: after end_step, before the step (all-reduce)
   std::optional<at::Generator> shuffle;  // the epochs' shuffles; none: LibTorch's global generator
+  // Optional, asked only once the loss is non-finite: whether the training inputs (features,
+  // expression) are all finite, so that the error can tell bad inputs from diverged weights.
+  std::function<bool()> inputs_finite;
 };
 
 // bar: advanced once per micro-batch; none: the loop draws its own.

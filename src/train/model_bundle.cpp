@@ -64,6 +64,24 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
   write_text_file(dir / "model.json", j.dump(1));
 }
 
+namespace {
+
+bool all_finite(const torch::Tensor& t) {
+  return !t.defined() || !t.is_floating_point() || torch::isfinite(t).all().item<bool>();
+}
+
+// A module whose weights hold NaN or infinity is refused, naming the file and the weight: it would
+// predict NaN for every spot (a model trained before training stopped at a non-finite loss, or a
+// damaged file).
+void require_finite_weights(const torch::nn::Module& m, const fs::path& file) {
+  for (const auto& p : m.named_parameters(true))
+    if (!all_finite(p.value())) throw InputError(file.string(), "non-finite weights (NaN or infinity)", p.key());
+  for (const auto& p : m.named_buffers(true))
+    if (!all_finite(p.value())) throw InputError(file.string(), "non-finite values (NaN or infinity)", p.key());
+}
+
+}  // namespace
+
 ModelBundle load_model_bundle(const fs::path& dir) {
   fs::path meta = dir / "model.json";
   if (!fs::exists(meta)) throw InputError(dir.string(), "not a trained model folder (no model.json)");
@@ -96,11 +114,18 @@ ModelBundle load_model_bundle(const fs::path& dir) {
   b.model = HisCMCLModel(b.shape, b.config);
   try {
     torch::load(b.model, (dir / "model.pt").string());
+    require_finite_weights(*b.model, dir / "model.pt");
     std::vector<torch::Tensor> t;
     torch::load(t, (dir / "tensors.pt").string());
     if (t.size() != 2 + 2 * b.stats.levels.size())
       throw InputError((dir / "tensors.pt").string(),
                        "expected " + std::to_string(2 + 2 * b.stats.levels.size()) + " tensors");
+    for (size_t i = 0; i < t.size(); ++i)
+      if (!all_finite(t[i]))
+        throw InputError((dir / "tensors.pt").string(), "non-finite values (NaN or infinity)",
+                         i == 0   ? "the retrieval keys"
+                         : i == 1 ? "the keys' expression"
+                                  : "the feature statistics of level " + b.stats.levels[(i - 2) / 2]);
     b.key_embeddings = t[0];
     b.key_expression = t[1];
     // A model.json edited by hand (or from another model) is refused here, naming the model,
@@ -119,6 +144,7 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     if (!trunk.empty()) {
       b.trunk = make_cnn_trunk(trunk);
       load_cnn_weights(*b.trunk, (dir / "trunk.pt").string());
+      require_finite_weights(*b.trunk, dir / "trunk.pt");
       b.trunk->eval();
     }
   } catch (const c10::Error& e) {

@@ -212,6 +212,15 @@ void build_member(FrozenMember& m, const std::vector<const PreparedSection*>& se
   m.loop.shuffle = at::detail::getDefaultCPUGenerator().clone();
   m.loop.begin_epoch = [&m](int) { m.result.bundle.model->train(); };
   m.loop.temperature = [&m] { return m.result.bundle.model->temperature(); };
+  m.loop.inputs_finite = [&m] {  // every row: asked once, when the loss has turned non-finite
+    const torch::Tensor all = torch::arange(m.t.size(), torch::kInt64);
+    auto finite = [](const torch::Tensor& x) { return !x.defined() || torch::isfinite(x).all().item<bool>(); };
+    bool ok = finite(m.t.expression);
+    for (const LevelRows* level : {&m.t.spot, &m.t.neighbourhood})
+      if (level->defined()) ok = ok && finite(level->rows(all));
+    for (const LevelRows& level : m.t.scales) ok = ok && finite(level.rows(all));
+    return ok;
+  };
   // Data-parallel (METHOD.md §7.7): each rank embeds its slice of the global batch and gathers the
   // rest with grad, so every rank computes the loss of the whole batch; in batch context the
   // slice's spots attend over the keys and values of the whole batch, gathered at every layer.
