@@ -1,5 +1,6 @@
 #include "encoders/section_features.h"
 #include "encoders/histo_features.h"
+#include "encoders/torchscript_sidecar.h"
 
 #include "io/hest_patches.h"
 
@@ -49,7 +50,42 @@ json cache_key(const PreparedSection& s, const EncoderConfig& cfg, uint64_t seed
                           ? file_stamp(hest_patches_file(s.image.image_path).string())
                           : json()}};
   if (cfg.name == "histo") key["histo_version"] = kHistoFeaturesVersion;  // other encoders' caches stay valid
+  // The model's content and its side-car (input size, mean, std) decide every feature too.
+  if (cfg.name.rfind("torchscript:", 0) == 0) key["torchscript"] = torchscript_cache_inputs(cfg.name.substr(12));
   return key;
+}
+
+// The first stored value that is NaN or infinite, as {row, column}; none when all are finite.
+// Reads the stored values (float16: the exponent bits all set), not a standardised view.
+std::optional<std::pair<int64_t, int64_t>> first_non_finite(const FeatureMatrix& m) {
+  const int64_t n = m.rows * m.cols;
+  if (m.dtype() == FeatureDtype::float16) {
+    const uint16_t* p = static_cast<const uint16_t*>(m.data());
+    for (int64_t i = 0; i < n; ++i)
+      if ((p[i] & 0x7C00u) == 0x7C00u) return std::make_pair(i / m.cols, i % m.cols);
+  } else {
+    const float* p = static_cast<const float*>(m.data());
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) return std::make_pair(i / m.cols, i % m.cols);
+  }
+  return std::nullopt;
+}
+
+// Features must be finite: one NaN makes the section's standardisation, the model trained on it and
+// every prediction NaN. "spot 12, feature 3 is nan".
+std::string non_finite_at(int64_t row, int64_t col, float value) {
+  return fmt::format("spot {}, feature {} is {}", row, col, value);
+}
+
+// The cache's float16 stores a value past its largest (65504; from 65520 on it rounds to infinity)
+// as infinity: refused before writing, naming the setting that avoids it.
+void require_float16_range(const Matrix& m, const std::string& what) {
+  for (size_t i = 0; i < m.data.size(); ++i)
+    if (!(std::fabs(m.data[i]) < 65520.f))
+      throw InputError("encoder.feature_dtype",
+                       fmt::format("a feature of {} is {} (spot {}), past float16's range (65504): set "
+                                   "encoder.feature_dtype = \"float32\"",
+                                   what, m.data[i], int64_t(i) / std::max<int64_t>(1, m.cols)));
 }
 
 // Computes the listed levels for the centres, one pass over the image. Upsampled levels resize
@@ -112,6 +148,13 @@ std::vector<Matrix> compute_levels(const SlideImage& image, const std::vector<Ce
                            } else {
                              f = enc.embed(src);
                            }
+                           for (size_t i = 0; i < f.data.size(); ++i)
+                             if (!std::isfinite(f.data[i]))
+                               throw InputError(
+                                   enc.name(),
+                                   "the encoder returned a non-finite feature for " + label + ", level " + levels[l].name +
+                                       " (" + non_finite_at(first + int64_t(i) / f.cols, int64_t(i) % f.cols, f.data[i]) +
+                                       "): its weights or its computation are broken");
                            std::memcpy(out[l].row(first), f.data.data(), f.data.size() * sizeof(float));
                            bar.advance(int64_t(src.size()));
                          }
@@ -177,17 +220,29 @@ fs::path cache_file(const fs::path& dir, const std::string& tag, const std::stri
 }
 
 // The cached level when its key matches and it has every spot; else empty.
+// A cache holding NaN or infinity (damaged, or written by an older hiscmcl that did not check) is
+// refused, naming the file and the section: deleting it recomputes it.
 std::optional<FeatureMatrix> cached_level(const fs::path& npy, const fs::path& key_file, const json& key,
-                                          int64_t n_spots, FeatureDtype dtype) {
+                                          int64_t n_spots, FeatureDtype dtype, const std::string& where) {
   if (!fs::exists(npy) || !fs::exists(key_file)) return std::nullopt;
+  std::optional<FeatureMatrix> m;
   try {
     if (json::parse(read_text_file(key_file)) != key) return std::nullopt;
-    FeatureMatrix m = map_npy_features(npy);
-    if (m.rows == n_spots && m.dtype() == dtype) return m;
+    m = map_npy_features(npy);
+    if (m->rows != n_spots || m->dtype() != dtype) return std::nullopt;
   } catch (const std::exception& e) {
     spdlog::warn("feature cache {} unreadable ({}); recomputing", npy.string(), e.what());
+    return std::nullopt;
   }
-  return std::nullopt;
+  const auto bad = first_non_finite(*m);
+  m->release_pages();  // the scan read every page; the run reads them again when it needs them
+  if (bad)
+    throw InputError(npy.string(),
+                     "the feature cache holds a non-finite value (" +
+                         non_finite_at(bad->first, bad->second, (*m)(bad->first, bad->second)) +
+                         "); delete the file to recompute it",
+                     where);
+  return m;
 }
 
 // Writes m in the cache's dtype, the key last (an entry counts only once both files are
@@ -195,6 +250,7 @@ std::optional<FeatureMatrix> cached_level(const fs::path& npy, const fs::path& k
 FeatureMatrix store_level(const fs::path& dir, const std::string& tag, const std::string& level, FeatureDtype dtype,
                           const Matrix& m, const json& key) {
   const fs::path npy = cache_file(dir, tag, level, dtype, ".npy");
+  if (dtype == FeatureDtype::float16) require_float16_range(m, npy.filename().string());
   write_npy_features(npy, m, dtype);
   crash_point("embed.features_written");
   write_text_file(cache_file(dir, tag, level, dtype, ".json"), key.dump(1));
@@ -218,11 +274,13 @@ SectionFeatures embed_section(const fs::path& data_dir, const PreparedSection& s
     out.levels.emplace_back();
     const json key = cache_key(s, cfg, seed, levels[i]);
     auto file = [&](FeatureDtype d, const char* ext) { return cache_file(dir, tag, levels[i].name, d, ext); };
-    std::optional<FeatureMatrix> hit = cached_level(file(dtype, ".npy"), file(dtype, ".json"), key, s.n_spots(), dtype);
+    const std::string where = "section " + s.id + ", level " + levels[i].name;
+    std::optional<FeatureMatrix> hit =
+        cached_level(file(dtype, ".npy"), file(dtype, ".json"), key, s.n_spots(), dtype, where);
     if (!hit && dtype == FeatureDtype::float16) {
       // A float32 cache rounds to the float16 one a fresh computation would store.
       if (auto wide = cached_level(file(FeatureDtype::float32, ".npy"), file(FeatureDtype::float32, ".json"), key,
-                                   s.n_spots(), FeatureDtype::float32)) {
+                                   s.n_spots(), FeatureDtype::float32, where)) {
         const Matrix values = wide->to_matrix();
         try {
           hit = store_level(dir, tag, levels[i].name, dtype, values, key);
@@ -319,7 +377,12 @@ SectionFeatures embed_spots(const SlideImage& image, const std::string& image_fi
   // Rounded as a cache of cfg.feature_dtype would be, so a query reads as the training spots did.
   for (Matrix& m : compute_levels(image, centres, spot_diameter_px, levels, encoder,
                                   fs::path(image_file).filename().string()))
-    out.levels.push_back(cfg.feature_dtype == FeatureDtype::float16 ? FeatureMatrix::half_of(m) : FeatureMatrix(std::move(m)));
+    if (cfg.feature_dtype == FeatureDtype::float16) {
+      require_float16_range(m, fs::path(image_file).filename().string());
+      out.levels.push_back(FeatureMatrix::half_of(m));
+    } else {
+      out.levels.push_back(FeatureMatrix(std::move(m)));
+    }
   return out;
 }
 

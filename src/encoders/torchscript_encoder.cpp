@@ -1,5 +1,8 @@
 // TorchscriptEncoder: any traced / scripted model (UNI, CONCH, a ResNet ...) plus a side-car
-// JSON saying how to feed it. Output: the first tensor the model returns, flattened to [B, D].
+// JSON saying how to feed it. Output contract: forward returns one [B, D] float tensor, one row of
+// D features per crop. Anything else is refused naming the file: a [B, D, H, W] map flattened would
+// mix positions into features, a [B] vector is not a feature row, and which element of a tuple or
+// dict holds the embedding is the model's author's to say (wrap it in a module returning that one).
 #include <torch/script.h>
 
 #include <filesystem>
@@ -22,17 +25,6 @@ struct SidecarConfig {
   int64_t output_dim = 0;  // 0: probe with one forward
 };
 
-// <file>.json, else <file minus extension>.json; empty when neither exists.
-std::string find_sidecar(const std::string& model_path) {
-  fs::path p(model_path);
-  fs::path a = p.string() + ".json";
-  if (fs::exists(a)) return a.string();
-  fs::path b = p;
-  b.replace_extension(".json");
-  if (b != p && fs::exists(b)) return b.string();
-  return {};
-}
-
 // The side-car's keys over the defaults (224 px, ImageNet mean/std, probed output size).
 SidecarConfig read_sidecar(const std::string& file) {
   SidecarConfig cfg;
@@ -49,16 +41,12 @@ SidecarConfig read_sidecar(const std::string& file) {
   return cfg;
 }
 
-// The first tensor of whatever the model returns (tensor, tuple or list), as [B, D].
-torch::Tensor first_tensor(const c10::IValue& v) {
-  if (v.isTensor()) return v.toTensor();
-  if (v.isTuple())
-    for (const auto& e : v.toTupleRef().elements())
-      if (e.isTensor()) return e.toTensor();
-  if (v.isList())
-    for (const auto& e : v.toListRef())
-      if (e.isTensor()) return e.toTensor();
-  throw std::runtime_error("the TorchScript model returned no tensor");
+// What a forward returned, for messages: "a tuple", "a dict", ...
+std::string kind_of(const c10::IValue& v) {
+  if (v.isTuple()) return "a tuple";
+  if (v.isGenericDict()) return "a dict";
+  if (v.isList()) return "a list";
+  return "a " + v.tagKind();
 }
 
 class TorchscriptEncoder : public Encoder {
@@ -66,7 +54,7 @@ class TorchscriptEncoder : public Encoder {
   TorchscriptEncoder(const std::string& path, const EncoderOptions& opt)
       : path_(path), device_(encoder_device(opt.device)), batch_size_(std::max(1, opt.batch_size)) {
     if (!fs::exists(path)) throw InputError(path, "TorchScript model file not found");
-    const std::string sidecar = find_sidecar(path);
+    const std::string sidecar = find_torchscript_sidecar(path);
     if (sidecar.empty())
       spdlog::warn("{}: no side-car JSON ({}.json); assuming 224 px and ImageNet mean/std", path,
                    path);
@@ -110,18 +98,31 @@ class TorchscriptEncoder : public Encoder {
   // x: CPU [B,3,S,S] -> CPU float contiguous [B,D].
   torch::Tensor forward(const torch::Tensor& x) {
     torch::NoGradGuard no_grad;
-    torch::Tensor y;
+    c10::IValue out;
     try {
-      y = first_tensor(module_.forward({x.to(device_)}));
+      out = module_.forward({x.to(device_)});
     } catch (const c10::Error& e) {
       std::string msg = e.what_without_backtrace();
       throw InputError(path_, "forward on a [B,3," + std::to_string(cfg_.input_size) + "," +
                                   std::to_string(cfg_.input_size) +
                                   "] batch failed: " + msg.substr(0, msg.find('\n')));
     }
-    if (y.dim() < 1 || y.size(0) != x.size(0))
-      throw InputError(path_, "model output does not have one row per input crop");
-    return y.reshape({x.size(0), -1}).to(torch::kCPU, torch::kFloat32).contiguous();
+    if (!out.isTensor())
+      throw InputError(path_, "the model returns " + kind_of(out) +
+                                  "; an encoder must return one [B, D] tensor (wrap the model in a module whose "
+                                  "forward returns the embedding)");
+    const torch::Tensor y = out.toTensor();
+    if (y.dim() != 2 || y.size(0) != x.size(0)) {
+      std::string shape;
+      for (int64_t d = 0; d < y.dim(); ++d) shape += (d ? ", " : "") + std::to_string(y.size(d));
+      throw InputError(path_, "the model returns a [" + shape + "] tensor for " + std::to_string(x.size(0)) +
+                                  " crops; an encoder must return [B, D], one row of features per crop (pool or "
+                                  "flatten inside the model)");
+    }
+    if (!y.is_floating_point())
+      throw InputError(path_, "the model returns " + std::string(c10::toString(y.scalar_type())) +
+                                  " values; features must be floating point");
+    return y.to(torch::kCPU, torch::kFloat32).contiguous();
   }
 
   std::string path_;
