@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "common/output_folder.h"
 #include "common/log.h"
 #include "config/run_config.h"
 #include "pipeline/cross_validation.h"
@@ -37,6 +38,8 @@ CommandRegistrar reg(
         synth::SynthOptions so;
         so.sections = o->sections;
         so.seed = uint64_t(o->seed);
+        check_output_folder(o->out, "demo", {o->config}, "cv/data/summary.json");
+        create_output_folder(o->out, "demo");
         fs::path synth_dir = fs::path(o->out) / "synthetic";
         spdlog::info("demo: synthesising {} sections (seed {}) in {}", so.sections, so.seed, synth_dir.string());
         auto synth = synth::generate_synthetic_dataset(so, synth_dir);

@@ -1,6 +1,7 @@
 // `hiscmcl train`: fit HisCMCL on training sections of a dataset store; writes MODEL/.
 #include "cli/command.h"
-#include "common/atomic_output.h"
+#include "common/checksums.h"
+#include "common/output_folder.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "dist/process_group.h"
@@ -35,6 +36,9 @@ CommandRegistrar reg(
       cmd.add_option("--device", o->device, "Override encoder.device (cpu | cuda | cuda:N)");
       return [o] {
         RunConfig cfg = load_run_config(o->config);
+        // Claimed before the compute; only rank 0 writes (every rank holds the same model).
+        std::optional<OutputFolder> out;
+        if (dist::is_main()) out.emplace(o->out, "train", std::vector<std::filesystem::path>{o->data, o->config}, "model.pt");
         if (o->epochs > 0) cfg.train.epochs = o->epochs;
         if (o->seed >= 0) cfg.train.seed = uint64_t(o->seed);
         if (!o->device.empty()) cfg.encoder.device = o->device;
@@ -58,13 +62,12 @@ CommandRegistrar reg(
         }
         if (!dist::is_main()) return 0;  // every rank holds the same model; rank 0 writes it
         r.bundle.marker_sets = store_marker_sets(o->data);
-        AtomicPath out(o->out);
-        std::filesystem::create_directories(out.temp());
-        save_model_bundle(out.temp(), r.bundle);
-        if (ridge) save_stacked_ridge(out.temp(), *ridge);
-        save_key_index(out.temp(), r.bundle);
-        write_train_log(out.temp() / "train_log.csv", r.log);
-        out.commit();
+        save_model_bundle(out->temp(), r.bundle);
+        if (ridge) save_stacked_ridge(out->temp(), *ridge);
+        save_key_index(out->temp(), r.bundle);
+        write_train_log(out->temp() / "train_log.csv", r.log);
+        write_checksum_list(out->temp());  // predict verifies it
+        out->commit();
         spdlog::info("train: {} spots, {} epochs in {:.1f}s; loss {:.4f} -> {:.4f}; model in {}",
                      r.bundle.key_embeddings.size(0), r.log.size(), r.seconds, r.log.front().loss,
                      r.log.back().loss, o->out);

@@ -66,7 +66,14 @@ int main(int argc, char** argv) {
   }
 
   set_verbosity(quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal);
-  int n = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  // Threads are created one by one; a typo such as 100000 would hang for minutes before any output.
+  if (threads < 0 || threads > 8 * cores) {
+    spdlog::error("--threads {}: must be between 1 and {} (8 x the {} cores here); 0 or none means all cores",
+                  threads, 8 * cores, cores);
+    return 2;
+  }
+  int n = threads > 0 ? threads : cores;
   set_num_threads(n);
   at::set_num_threads(n);  // LibTorch starts with 1 thread here unless told
   cv::setNumThreads(n);

@@ -33,8 +33,26 @@ AtomicPath::~AtomicPath() {
 
 void AtomicPath::commit() {
   std::error_code ec;
-  if (fs::is_directory(final_) && fs::is_directory(temp_)) fs::remove_all(final_, ec);
-  fs::rename(temp_, final_);
+  if (fs::is_directory(final_) && fs::is_directory(temp_)) {
+    // Folders are replaced by moving the old one aside first, so the path is never missing; the
+    // callers check beforehand that the old one is their own (common/output_folder.h).
+    fs::path old = final_;
+    old += ".old.tmp" + std::to_string(::getpid());
+    fs::remove_all(old, ec);
+    fs::rename(final_, old, ec);
+    if (ec) throw InputError(final_.string(), "cannot move the earlier version aside: " + ec.message());
+    fs::rename(temp_, final_, ec);
+    if (ec) {
+      std::error_code back;
+      fs::rename(old, final_, back);
+      throw InputError(final_.string(), "cannot move the new version into place: " + ec.message());
+    }
+    committed_ = true;
+    fs::remove_all(old, ec);
+    return;
+  }
+  fs::rename(temp_, final_, ec);
+  if (ec) throw InputError(final_.string(), "cannot move the new version into place: " + ec.message());
   committed_ = true;
 }
 
@@ -64,7 +82,8 @@ void write_text_file(const fs::path& path, const std::string& text) {
     std::ofstream f(out.temp(), std::ios::binary);
     if (!f) throw InputError(path.string(), "cannot open for writing");
     f << text;
-    if (!f) throw InputError(path.string(), "write failed");
+    f.close();  // a full disk shows at the last flush
+    if (!f) throw InputError(path.string(), "write failed (disk full?)");
   }
   out.commit();
 }

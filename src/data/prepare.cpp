@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/atomic_output.h"
+#include "common/output_folder.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -105,11 +106,7 @@ PreparedSection prepare_section(const Section& s, const std::vector<std::string>
 }
 
 void check_out_replaceable(const fs::path& out) {
-  if (!fs::exists(out)) return;
-  if (!fs::is_directory(out)) throw InputError(out.string(), "--out exists and is not a folder");
-  if (fs::is_empty(out) || fs::exists(out / "summary.json")) return;
-  throw InputError(out.string(),
-                   "--out exists and is not a dataset store (no summary.json); refusing to replace it");
+  check_output_folder(out, "prepare", {}, "summary.json");  // a store written before markers has summary.json
 }
 
 void write_store(const fs::path& out, const std::vector<PreparedSection>& sections,
@@ -117,6 +114,7 @@ void write_store(const fs::path& out, const std::vector<PreparedSection>& sectio
   check_out_replaceable(out);
   AtomicPath dir(out);
   fs::create_directories(dir.temp());
+  write_output_marker(dir.temp(), "prepare");
   for (const auto& s : sections) write_prepared_h5ad(dir.temp() / (s.id + ".h5ad"), s);
   write_text_file(dir.temp() / "summary.json", summary.to_json());
   dir.commit();

@@ -332,7 +332,8 @@ void save_cnn_weights(const torch::nn::Module& module, const std::string& path) 
   {
     std::ofstream f(out.temp(), std::ios::binary);
     f.write(bytes.data(), std::streamsize(bytes.size()));
-    if (!f) throw InputError(path, "cannot write the weight file");
+    f.close();  // a full disk shows at the last flush
+    if (!f) throw InputError(path, "cannot write the weight file (disk full?)");
   }
   out.commit();
 }

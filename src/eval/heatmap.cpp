@@ -280,7 +280,8 @@ void write_png_atomic(const std::filesystem::path& path, const cv::Mat& bgr) {
     std::ofstream f(out.temp(), std::ios::binary);
     if (!f) throw InputError(path.string(), "cannot open for writing");
     f.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(buf.size()));
-    if (!f) throw InputError(path.string(), "write failed");
+    f.close();  // a full disk shows at the last flush
+    if (!f) throw InputError(path.string(), "write failed (disk full?)");
   }
   out.commit();
 }

@@ -204,7 +204,8 @@ void write_npy_features(const fs::path& path, const Matrix& m, FeatureDtype dtyp
     } else {
       f.write(reinterpret_cast<const char*>(m.data.data()), std::streamsize(m.data.size() * sizeof(float)));
     }
-    if (!f) throw InputError(path.string(), "write failed");
+    f.close();  // a full disk shows at the last flush
+    if (!f) throw InputError(path.string(), "write failed (disk full?)");
   }
   out.commit();
 }

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "common/atomic_output.h"
+#include "common/output_folder.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "dist/process_group.h"
@@ -93,9 +94,15 @@ CvResult run_cross_validation(const CvOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   RunConfig cfg = opt.run_config ? *opt.run_config : load_run_config(opt.config);
   if (opt.epochs > 0) cfg.train.epochs = opt.epochs;
-  fs::create_directories(opt.out);
-  if (dist::is_main())  // the others' temporaries would be in use
+  // A folder that is new, empty or an earlier cv's (resumed); one run at a time writes it.
+  check_output_folder(opt.out, "cv", {opt.manifest, opt.data_root, opt.config}, "data/summary.json");
+  std::optional<FolderLock> lock;
+  if (dist::is_main()) {
+    create_output_folder(opt.out, "cv");
+    lock.emplace(opt.out, "cv");
+    // The others' temporaries would be in use.
     if (int n = remove_stale_temporaries(opt.out)) spdlog::info("cv: removed {} temporary files a killed run left", n);
+  }
   const Manifest manifest = load_manifest(opt.manifest, opt.data_root);
 
   const PreparedStore store = prepare_once(store_options(opt, manifest, cfg), manifest);

@@ -8,6 +8,9 @@
 #include <utility>
 
 #include "common/atomic_output.h"
+#include "common/checksums.h"
+#include "common/error.h"
+#include "common/output_folder.h"
 #include "common/crash_point.h"
 #include "common/file_names.h"
 #include "common/log.h"
@@ -86,7 +89,14 @@ TrainingSections training_sections(const CvContext& ctx, const Fold& fold) {
 FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inputs, const fs::path& fdir) {
   const fs::path model_dir = fdir / "model";
   const StageRecord record = read_stage_record(model_dir / "stage.json");
-  const auto why = stale_reason(record, inputs);
+  auto why = stale_reason(record, inputs);
+  if (!why) {
+    try {
+      verify_checksum_list(model_dir);
+    } catch (const InputError& e) {
+      why = std::string("its saved model is damaged: ") + e.what();
+    }
+  }
   if (!why) {
     spdlog::info("cv: fold {}: reusing its trained model", fold.name);
     FoldModel m{load_model_bundle(model_dir), record.extra, load_stacked_ridge(model_dir)};
@@ -105,11 +115,13 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   if (ctx.cfg.train.mode == TrainMode::frozen) m.stack = fit_stacked_ridge(m.bundle, train, ctx.cfg);
   AtomicPath out(model_dir);
   fs::create_directories(out.temp());
+  write_output_marker(out.temp(), "train");  // a model folder as `train` writes it
   save_model_bundle(out.temp(), m.bundle);
   if (m.stack) save_stacked_ridge(out.temp(), *m.stack);
   save_key_index(out.temp(), m.bundle);
   write_train_log(out.temp() / "train_log.csv", tr.log);
   write_stage_record(out.temp() / "stage.json", inputs, m.extra);  // inside: model and key appear together
+  write_checksum_list(out.temp());
   crash_point("train.model_uncommitted");
   out.commit();
   set_bundle_dir(m.bundle, model_dir);  // predicting next loads keys.ivf rather than building it again

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/output_folder.h"
 #include "common/progress.h"
 #include "common/thread_pool.h"
 #include "common/log.h"
@@ -74,7 +75,8 @@ PanelChoice default_panel(const PanelChoice& panel, const Manifest& manifest) {
 }
 
 PrepareSummary prepare_dataset(const PrepareOptions& opts) {
-  check_out_replaceable(opts.out);  // fail before the slow part
+  // Fail before the slow part; the store never replaces its own inputs.
+  check_output_folder(opts.out, "prepare", {opts.manifest, opts.data_root, opts.panel.genes_file}, "summary.json");
   Manifest manifest = load_manifest(opts.manifest, opts.data_root);
   std::vector<ManifestSection> chosen = manifest.select(opts.sections);
   if (chosen.empty()) throw InputError(opts.manifest.string(), "no sections to prepare");

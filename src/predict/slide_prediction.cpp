@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "common/atomic_output.h"
+#include "common/checksums.h"
+#include "common/output_folder.h"
 #include "common/error.h"
 #include "common/file_names.h"
 #include "common/log.h"
@@ -116,6 +118,10 @@ std::optional<SlideStack> slide_stack(const SlidePredictionOptions& opt, const M
 
 SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   if (opt.spots.empty() && !opt.grid) throw InputError(opt.image.string(), "give --spots FILE or --grid");
+  OutputFolder out(opt.out, "predict", {opt.model, opt.image, opt.spots}, "prediction.h5ad");
+  if (!verify_checksum_list(opt.model))
+    spdlog::warn("{}: no {} (a model folder written before checksum lists): its files are not verified",
+                 opt.model.string(), kChecksumFile);
   ModelBundle bundle = load_model_bundle(opt.model);
   const std::optional<SlideStack> stack = slide_stack(opt, bundle);
   std::vector<int64_t> chosen = genes_to_draw(opt, bundle);
@@ -140,8 +146,6 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   const std::vector<int> regions = k > 0 ? cluster_regions(pred, k) : std::vector<int>();
   const std::vector<std::string> names = region_names(regions);
 
-  AtomicPath out(opt.out);
-  fs::create_directories(out.temp());
   PreparedSection p;
   p.id = opt.image.stem().string();
   p.genes = bundle.genes;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_output.h"
+#include "common/output_folder.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -57,7 +58,8 @@ void write_plain(const fs::path& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary);
   if (!f) throw InputError(path.string(), "cannot open for writing");
   f << text;
-  if (!f) throw InputError(path.string(), "write failed");
+  f.close();  // a full disk shows at the last flush
+  if (!f) throw InputError(path.string(), "write failed (disk full?)");
 }
 
 std::string counts_table(const SynthSection& s, const GenePanel& P) {
@@ -227,6 +229,7 @@ SectionMetrics noise_ceiling(const SynthSection& s, const GenePanel& panel) {
 SynthResult generate_synthetic_dataset(const SynthOptions& o, const fs::path& out) {
   validate_synth_options(o);
   check_out_folder(out);
+  check_output_folder(out, "synth", {}, "manifest.toml");  // and never the current directory
   auto t0 = std::chrono::steady_clock::now();
   SynthResult res;
   GenePanel panel = make_gene_panel(o.genes, o.seed);
@@ -235,6 +238,7 @@ SynthResult generate_synthetic_dataset(const SynthOptions& o, const fs::path& ou
   AtomicPath folder(out);
   const fs::path tmp = folder.temp();
   fs::create_directories(tmp);
+  write_output_marker(tmp, "synth");
   std::string manifest = "name = \"synthetic\"\n";
   manifest += "# hiscmcl synth --sections " + std::to_string(o.sections) + " --seed " +
               std::to_string(o.seed) + " --grid " + std::to_string(o.grid) + " --genes " +

@@ -91,7 +91,7 @@ TEST(Synth, SameSeedSameBytesAnyThreadCountDifferentSeedDiffers) {
   o.seed = 2;
   generate_synthetic_dataset(o, tmp / "c");
   auto a = folder_bytes(tmp / "a"), b = folder_bytes(tmp / "b"), c = folder_bytes(tmp / "c");
-  ASSERT_EQ(a.size(), 10u);  // 2 x (counts, spots, labels, jpg) + manifest + ceiling.json
+  ASSERT_EQ(a.size(), 11u);  // 2 x (counts, spots, labels, jpg) + manifest + ceiling.json + output marker
   EXPECT_EQ(a, b);
   for (const char* f : {"S1_counts.tsv.gz", "S1.jpg", "S2_spots.tsv"}) EXPECT_NE(a[f], c[f]) << f;
 }
