@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything hiscmcl needs on a fresh Debian 12 machine (as root, or with sudo) and builds it.
+# Installs everything hiscmcl needs on a fresh Debian 12 (bookworm) or 13 (trixie) machine (as root,
+# or with sudo) and builds it. The release comes from /etc/os-release.
 #   scripts/setup.sh            # install packages, configure, build into ./build
 #   SKIP_APT=1 scripts/setup.sh # only configure and build
+#   BUILD_DIR=build-trixie JOBS=2 scripts/setup.sh  # another build folder, fewer compile jobs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,10 +16,21 @@ PACKAGES=(
   liblapack-dev                              # the ridge's Cholesky solve (OpenBLAS's LAPACK at run time)
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
-  clang libclang-rt-14-dev                    # libFuzzer targets (tests/fuzz), a clang sub-build
-  python3-anndata python3-torch              # test-only: open our .h5ad with anndata; trace a TorchScript model
+  clang                                      # libFuzzer targets (tests/fuzz), a clang sub-build
+  python3-torch python3-h5py                 # test-only: trace a TorchScript model; read our HDF5 files
   libvips-tools                              # test-only: write pyramidal TIFF fixtures from real JPEGs
 )
+# What differs between the releases: the libFuzzer runtime of the release's own clang, and anndata
+# (test-only: open our .h5ad with anndata; Debian 13 has no python3-anndata, those tests skip).
+RELEASE=$(. /etc/os-release && echo "${VERSION_CODENAME:-unknown}")
+case "$RELEASE" in
+  bookworm) PACKAGES+=(libclang-rt-14-dev python3-anndata) ;;  # Debian 12: clang 14
+  trixie)   PACKAGES+=(libclang-rt-19-dev) ;;                  # Debian 13: clang 19
+  *)
+    echo "setup: untested release '$RELEASE' (Debian 12 bookworm and 13 trixie are tested);" \
+         "installing the release clang's runtime (libclang-rt-dev) and no anndata" >&2
+    PACKAGES+=(libclang-rt-dev) ;;
+esac
 
 if [[ -z "${SKIP_APT:-}" ]]; then
   SUDO=""
@@ -27,11 +40,11 @@ if [[ -z "${SKIP_APT:-}" ]]; then
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
-    echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+    echo "setup ($RELEASE): installing ${#missing[@]} Debian packages: ${missing[*]}"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
-    echo "setup: all Debian packages present"
+    echo "setup ($RELEASE): all Debian packages present"
   fi
 fi
 

@@ -1,10 +1,10 @@
 // Internal to src/dist: the c10d process group behind process_group.h, for the collectives.
 #pragma once
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include "dist/c10d_compat.h"
 
 namespace hiscmcl::dist {
 
 // The joined group; throws DistError when none is joined.
-c10d::ProcessGroup& c10d_group();
+C10dGroup& c10d_group();
 
 }  // namespace hiscmcl::dist

@@ -44,7 +44,7 @@ struct World {
   Launch launch;
   Backend backend = Backend::gloo;
   c10::intrusive_ptr<c10d::Store> store;  // rank 0: the server
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<C10dGroup> group;  // c10d_compat.h
   std::thread heartbeat;
   std::atomic<bool> stop{false};
   int64_t waits = 0;
@@ -147,7 +147,7 @@ void make_group(World& w, bool on_cuda) {
 
 }  // namespace
 
-c10d::ProcessGroup& c10d_group() { return *world().group; }
+C10dGroup& c10d_group() { return *world().group; }
 
 void join(const Launch& l, bool on_cuda) {
   if (!l.distributed()) return;
@@ -219,7 +219,7 @@ void wait_for_all(const std::string& what) {
   World& w = *g_world;
   const std::string tag = "wait/" + std::to_string(++w.waits);
   try {
-    w.store->set(tag + "/" + std::to_string(w.launch.rank), {1});
+    w.store->set(tag + "/" + std::to_string(w.launch.rank), std::vector<uint8_t>{1});
     BeatWatch watch(w);
     auto next_check = Clock::now();
     for (;;) {

@@ -11,6 +11,7 @@
 
 #include "common/atomic_output.h"
 #include "common/error.h"
+#include "predict/faiss_compat.h"
 #include "predict/key_index_faiss.h"
 
 namespace fs = std::filesystem;
@@ -61,7 +62,7 @@ KeyNeighbours FaissKeyIndex::search(const Matrix& queries, int64_t k) const {
   out.ids.assign(size_t(nq * out.k), -1);
   out.sims.assign(size_t(nq * out.k), 0.f);
   if (nq == 0 || index_->ntotal == 0) return out;
-  std::vector<faiss::Index::idx_t> labels(out.ids.size());
+  std::vector<faiss_idx_t> labels(out.ids.size());
   index_->search(nq, queries.data.data(), out.k, out.sims.data(), labels.data());
   // faiss returns each query's hits best first, the missing ones (-1) last, but leaves equal
   // scores in no particular order: put ties back in key order, so that the same keys give the

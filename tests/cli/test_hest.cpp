@@ -36,7 +36,7 @@ const fs::path& hest_fixture(std::string* why) {
   static std::string reason = [] {
     if (shared_data().empty() || !fs::exists(shared_data() / "her2st")) return std::string("real data ../shared/data/her2st is absent");
     std::string py = python_with("anndata");
-    if (py.empty()) return std::string("python3-anndata is absent (scripts/setup.sh)");
+    if (py.empty()) return std::string("python3-anndata is absent (scripts/setup.sh installs it where Debian has it: 12, not 13)");
     if (run_command("command -v vips").exit_code != 0) return std::string("vips (libvips-tools) is absent");
     auto r = run_command("OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SKYLAKEX} " + py + " '" +
                          std::string(HISCMCL_SOURCE_DIR) + "/tests/fixtures/her2st_to_hest.py' --her2st '" +

@@ -1,6 +1,7 @@
 // Clustering scores (METHOD.md §8.10): PCA, deterministic k-means++, ARI and NMI with known values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 

@@ -106,7 +106,7 @@ TEST(H5ad, InconsistentSectionIsRefusedWithoutOutput) {
 
 TEST(H5ad, AnndataOpensWhatWeWrite) {
   const std::string py = test::python_with("anndata");
-  if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 with anndata is not available";
+  if (py.empty()) GTEST_SKIP() << "python3-anndata is absent (scripts/setup.sh installs it where Debian has it: 12, not 13)";
   test::TempDir tmp;
   PreparedSection s = sample_section();
   s.obs_categoricals = {{"region", {"1", "2"}, {1, -1, 0}}};
@@ -152,7 +152,7 @@ TEST(H5ad, AnndataOpensWhatWeWrite) {
 
 TEST(H5ad, ReadsSectionsAnndataWrites) {
   const std::string py = test::python_with("anndata");
-  if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 with anndata is not available";
+  if (py.empty()) GTEST_SKIP() << "python3-anndata is absent (scripts/setup.sh installs it where Debian has it: 12, not 13)";
   test::TempDir tmp;
   std::ofstream(tmp / "make.py")
       << "import sys, numpy as np, pandas as pd, scipy.sparse as sp, anndata\n"
@@ -305,7 +305,7 @@ TEST(H5ad, ManifestCountsLayerReachesTheReader) {
 
 TEST(H5ad, SparseNormalisedXFromAnndataIsRefused) {
   const std::string py = test::python_with("anndata");
-  if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 with anndata is not available";
+  if (py.empty()) GTEST_SKIP() << "python3-anndata is absent (scripts/setup.sh installs it where Debian has it: 12, not 13)";
   test::TempDir tmp;
   std::ofstream(tmp / "make.py")
       << "import sys, numpy as np, pandas as pd, scipy.sparse as sp, anndata\n"
