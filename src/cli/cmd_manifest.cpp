@@ -24,6 +24,9 @@ CommandRegistrar reg(
       hest->add_option("--out,-o", o->out, "Manifest to write (TOML)")->required();
       hest->add_option("--ids", o->ids, "Comma list of sample ids (default: every downloaded one)")->delimiter(',');
       hest->add_option("--where", o->where, "Catalogue filters, e.g. organ=Breast,st_technology=Visium");
+      // The options every subcommand takes (--threads, --verbose, --quiet: main.cpp adds them to
+      // `manifest`) also after `hest`.
+      hest->fallthrough();
       cmd.require_subcommand(1);
       return [o] {
         HestSelection sel;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -29,6 +30,57 @@ std::string lower(std::string s) {
 bool sample_present(const fs::path& root, const std::string& id) {
   HestPaths p = hest_paths(root, id);
   return fs::exists(p.st) && fs::exists(p.wsi) && fs::exists(p.metadata);
+}
+
+// A sample's files that are missing, when some of them are present (a download cut short, or a
+// metadata file deleted); empty when all or none are there.
+std::vector<fs::path> partly_missing(const fs::path& root, const std::string& id) {
+  HestPaths p = hest_paths(root, id);
+  std::vector<fs::path> missing;
+  for (const fs::path& f : {p.st, p.wsi, p.metadata})
+    if (!fs::exists(f)) missing.push_back(f);
+  if (missing.size() == 3) missing.clear();
+  return missing;
+}
+
+std::string path_list(const std::vector<fs::path>& files) {
+  std::string out;
+  for (const auto& f : files) out += (out.empty() ? "" : ", ") + f.string();
+  return out;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// A --where key that no sample has is refused, naming the nearest key and every valid one: it
+// would match nothing, or (a typo) everything the user meant to leave out.
+void require_known_keys(const std::vector<std::pair<std::string, std::string>>& where,
+                        const std::vector<HestSample>& samples, const std::string& source) {
+  std::set<std::string> keys;
+  for (const auto& s : samples)
+    for (const auto& [k, v] : s.fields) keys.insert(k);
+  for (const auto& [key, value] : where) {
+    if (keys.count(key)) continue;
+    std::string nearest, all;
+    size_t best = SIZE_MAX;
+    for (const auto& k : keys) {
+      const size_t d = edit_distance(lower(key), lower(k));
+      if (d < best) best = d, nearest = k;
+      all += (all.empty() ? "" : ", ") + k;
+    }
+    throw InputError("--where", "unknown key '" + key + "'" +
+                                    (nearest.empty() ? "" : " (did you mean '" + nearest + "'?)") + "; the keys of " +
+                                    source + " are: " + all);
+  }
 }
 
 // The catalogue to read: HEST_v1_1_0.csv, else the newest-named HEST_v*.csv; empty when none.
@@ -171,13 +223,20 @@ std::vector<HestSample> list_hest_samples(const fs::path& root, const HestSelect
   if (all.empty())
     throw InputError(root.string(), "no HEST samples: neither a HEST_v*.csv catalogue nor metadata/*.json");
 
+  const std::string listed_in = csv.empty() ? (root / "metadata").string() : csv.string();
+  require_known_keys(sel.where, all, listed_in);
+
   std::set<std::string> asked(sel.ids.begin(), sel.ids.end());
   std::set<std::string> known;
   for (const auto& s : all) known.insert(s.id);
   for (const auto& id : sel.ids) {
-    if (!known.count(id))
-      throw InputError(csv.empty() ? (root / "metadata").string() : csv.string(),
-                       "no HEST sample '" + id + "' is listed");
+    if (!known.count(id)) {
+      HestPaths p = hest_paths(root, id);
+      if (csv.empty() && fs::exists(p.st))
+        throw InputError(p.metadata.string(), "HEST sample '" + id + "' has " + p.st.string() +
+                                                  " but no metadata (file not found)");
+      throw InputError(listed_in, "no HEST sample '" + id + "' is listed");
+    }
     if (!sample_present(root, id)) {
       HestPaths p = hest_paths(root, id);
       for (const fs::path& f : {p.st, p.wsi, p.metadata})
@@ -192,11 +251,24 @@ std::vector<HestSample> list_hest_samples(const fs::path& root, const HestSelect
     for (const auto& [k, v] : sel.where) match = match && lower(s.field(k)) == lower(v);
     if (!match) continue;
     if (!sample_present(root, s.id)) {
-      ++absent;
+      const std::vector<fs::path> missing = partly_missing(root, s.id);
+      if (missing.empty()) ++absent;
+      else
+        spdlog::warn("HEST sample '{}' left out of the manifest: {} not found (its other files are present)", s.id,
+                     path_list(missing));
       continue;
     }
     out.push_back(std::move(s));
   }
+  // Without a catalogue the list comes from metadata/*.json: a sample whose metadata is missing
+  // would not be seen at all.
+  if (csv.empty() && fs::is_directory(root / "st"))
+    for (const auto& e : fs::directory_iterator(root / "st")) {
+      const std::string id = e.path().stem().string();
+      if (e.path().extension() != ".h5ad" || known.count(id) || (!asked.empty() && !asked.count(id))) continue;
+      spdlog::warn("HEST sample '{}' left out of the manifest: {} not found (its {} is present)", id,
+                   hest_paths(root, id).metadata.string(), e.path().string());
+    }
   if (absent)
     spdlog::info("{} matching samples of the catalogue are not downloaded under {} (skipped)", absent,
                  root.string());

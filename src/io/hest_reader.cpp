@@ -4,11 +4,13 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/atomic_output.h"
 #include "common/error.h"
 #include "io/h5ad.h"
 #include "io/image_info.h"
+#include "io/spot_spacing.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -53,8 +55,10 @@ std::string trimmed(const std::string& s) {
   return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
 }
 
-// A positive number, or a string holding one (the catalogue's columns come through as either).
-std::optional<double> positive(const json& obj, const char* key) {
+// A positive number, or a string holding one (the catalogue's columns come through as either);
+// missing (absent, null, NaN, empty, not a number) gives nullopt. A number <= 0 is refused
+// naming the file: it was replaced by the technology's default before, silently.
+std::optional<double> positive(const json& obj, const char* key, const std::string& file) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return std::nullopt;
   double v = 0;
@@ -69,7 +73,12 @@ std::optional<double> positive(const json& obj, const char* key) {
   } else {
     return std::nullopt;
   }
-  if (!std::isfinite(v) || v <= 0) return std::nullopt;
+  if (!std::isfinite(v)) return std::nullopt;
+  if (v <= 0) {
+    std::ostringstream os;
+    os << key << " = " << v << " must be positive (µm) or missing";
+    throw InputError(file, os.str());
+  }
   return v;
 }
 
@@ -103,10 +112,10 @@ HestMetadata parse_hest_metadata(std::string_view raw, const std::string& file) 
   }
   if (!j.is_object()) throw InputError(file, "expected a JSON object of sample metadata");
   HestMetadata m;
-  m.pixel_size_um = positive(j, "pixel_size_um_estimated");
-  if (!m.pixel_size_um) m.pixel_size_um = positive(j, "pixel_size_um_embedded");
-  m.spot_diameter_um = positive(j, "spot_diameter");
-  m.inter_spot_dist_um = positive(j, "inter_spot_dist");
+  m.pixel_size_um = positive(j, "pixel_size_um_estimated", file);
+  if (!m.pixel_size_um) m.pixel_size_um = positive(j, "pixel_size_um_embedded", file);
+  m.spot_diameter_um = positive(j, "spot_diameter", file);
+  m.inter_spot_dist_um = positive(j, "inter_spot_dist", file);
   m.st_technology = text(j, "st_technology");
   m.patient = text(j, "patient");
   m.organ = text(j, "organ");
@@ -159,6 +168,13 @@ Section read_hest_section(const ManifestSection& ms) {
   s.patient = meta.patient.empty() ? ms.id : meta.patient;
   const std::array<double, 6> affine = apply_manifest_affine(ms, s.pixel_xy);
   require_pixels_inside(s.spot_ids, s.pixel_xy, size, paths.st.string(), image.string());
+  // HEST-1k states 2 µm (the bin) for Visium HD samples whose spots are pooled far coarser.
+  spot_px = settle_spot_diameter(
+      ms.id,
+      ms.spot_diameter_px       ? std::string("the manifest's spot_diameter_px")
+      : meta.spot_diameter_um   ? paths.metadata.string() + " (spot_diameter)"
+                                : paths.metadata.string() + " (the " + meta.st_technology + " default)",
+      spot_px, s.pixel_xy, meta.st_technology == "Spatial Transcriptomics" ? SpotArray::st : SpotArray::visium);
   ImageGeometry& g = s.image;
   g.image_path = image.string();
   g.width = size.width;

@@ -34,13 +34,16 @@ struct HestPaths {
 HestPaths hest_paths(const std::filesystem::path& root, const std::string& sample);
 
 // A HEST metadata JSON's text (NaN/Infinity tokens outside strings read as null; empty and
-// whitespace-only strings as missing). InputError naming `file` when it is not a JSON object.
+// whitespace-only strings as missing). InputError naming `file` when it is not a JSON object or
+// a pixel size, spot_diameter or inter_spot_dist is a number <= 0.
 HestMetadata parse_hest_metadata(std::string_view text, const std::string& file);
 HestMetadata read_hest_metadata(const std::filesystem::path& path);
 
 // A manifest section of format "hest". Geometry: um_per_px from the metadata's pixel size (the
 // manifest's um_per_px wins); spot_diameter_px = spot_diameter / um_per_px (else the manifest's
-// spot_diameter_px, else 55 µm for Visium, 100 µm for Spatial Transcriptomics). The patient is
+// spot_diameter_px, else 55 µm for Visium, 100 µm for Spatial Transcriptomics), then checked
+// against the spots' spacing (io/spot_spacing.h: a warning and a diameter from the spacing when
+// they disagree). The patient is
 // the manifest's, else the metadata's, else the id. InputError naming the missing file, a
 // metadata without a pixel size, or a spot outside the slide.
 Section read_hest_section(const ManifestSection& ms);

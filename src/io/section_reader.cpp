@@ -5,6 +5,7 @@
 #include "io/h5ad.h"
 #include "io/hest_reader.h"
 #include "io/image_info.h"
+#include "io/spot_spacing.h"
 #include "io/st_legacy_reader.h"
 #include "io/visium_reader.h"
 
@@ -16,7 +17,9 @@ namespace {
 // through the optional affine and check the centres against the image.
 void apply_manifest_geometry(const ManifestSection& ms, Section& s) {
   s.image.affine = apply_manifest_affine(ms, s.pixel_xy);
-  if (ms.spot_diameter_px) s.image.spot_diameter_px = *ms.spot_diameter_px;
+  if (ms.spot_diameter_px)
+    s.image.spot_diameter_px = settle_spot_diameter(ms.id, "the manifest's spot_diameter_px", *ms.spot_diameter_px,
+                                                    s.pixel_xy, SpotArray::visium);
   if (ms.um_per_px) s.image.um_per_px = *ms.um_per_px;
   auto it = ms.files.find("image");
   if (it == ms.files.end()) return;

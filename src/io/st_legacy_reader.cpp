@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "io/image_info.h"
+#include "io/spot_spacing.h"
 #include "io/text_file.h"
 
 namespace fs = std::filesystem;
@@ -86,28 +87,6 @@ void check_row_width(const std::string& file, size_t header_fields, size_t first
                      "row has " + std::to_string(row_fields) + " fields but the header has " +
                          std::to_string(want),
                      line_no(i));
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
-
-// Half the median nearest-neighbour distance: the ST 1k array's spots are 100 µm across at a
-// 200 µm pitch. Only used when the manifest gives neither spot_diameter_px nor um_per_px.
-double estimate_spot_diameter(const std::vector<std::array<double, 2>>& xy) {
-  std::vector<double> nn;
-  for (size_t i = 0; i < xy.size(); ++i) {
-    double best = INFINITY;
-    for (size_t j = 0; j < xy.size(); ++j) {
-      if (i == j) continue;
-      double d = std::hypot(xy[i][0] - xy[j][0], xy[i][1] - xy[j][1]);
-      if (d > 0) best = std::min(best, d);
-    }
-    if (std::isfinite(best)) nn.push_back(best);
-  }
-  return median(nn) / 2;
 }
 
 }  // namespace
@@ -410,9 +389,17 @@ Section read_st_legacy(const ManifestSection& ms, StLegacyJoinStats* stats_out,
   g.height = size.height;
   g.affine = affine;
   std::optional<double> um = choose_um_per_px(ms.um_per_px, size.um_per_px, image_path.string());
+  // The ST 1k array's spots are 100 µm across at a 200 µm pitch: without a stated diameter or
+  // pixel size, half the median nearest-neighbour distance; a stated one is checked against it.
   if (ms.spot_diameter_px) g.spot_diameter_px = *ms.spot_diameter_px;
   else if (um) g.spot_diameter_px = 100.0 / *um;
-  else g.spot_diameter_px = estimate_spot_diameter(s.pixel_xy);
+  else g.spot_diameter_px = median_nearest_spot_distance(s.pixel_xy) / spacing_per_diameter(SpotArray::st);
+  g.spot_diameter_px = settle_spot_diameter(
+      ms.id,
+      ms.spot_diameter_px ? "the manifest's spot_diameter_px"
+      : ms.um_per_px      ? "the manifest's um_per_px (100 um spots)"
+                          : image_path.string() + " (its pixel size, 100 um spots)",
+      g.spot_diameter_px, s.pixel_xy, SpotArray::st);
   g.um_per_px = um ? *um : 100.0 / g.spot_diameter_px;
 
   if (stats_out) *stats_out = st;

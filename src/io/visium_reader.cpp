@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "io/hdf5_file.h"
 #include "io/image_info.h"
+#include "io/spot_spacing.h"
 #include "io/text_file.h"
 
 namespace fs = std::filesystem;
@@ -335,6 +336,9 @@ Section read_visium(const ManifestSection& ms) {
   g.height = size.height;
   g.affine = affine;
   g.spot_diameter_px = ms.spot_diameter_px ? *ms.spot_diameter_px : sf.spot_diameter_fullres * scale;
+  g.spot_diameter_px =
+      settle_spot_diameter(ms.id, ms.spot_diameter_px ? "the manifest's spot_diameter_px" : sf_path.string(),
+                           g.spot_diameter_px, s.pixel_xy, SpotArray::visium);
   // Visium spots are 55 µm across.
   std::optional<double> um = choose_um_per_px(ms.um_per_px, size.um_per_px, image.string());
   g.um_per_px = um ? *um : 55.0 / g.spot_diameter_px;
