@@ -76,11 +76,18 @@ Launch resolve_launch(const LaunchFlags& flags, const Environment& env) {
   auto var = [&](const char* name) { return env(name); };
 
   // Rank and world: the flags, else torchrun's variables, else Slurm's.
-  const bool by_flags = flags.world_size > 0 || flags.rank >= 0 || !flags.url.empty();
+  constexpr int unset = LaunchFlags::kUnset;
+  const bool by_flags = flags.world_size != unset || flags.rank != unset || !flags.url.empty();
   std::string rank_name = "--rank", world_name = "--world-size";
   if (by_flags) {
-    if (flags.world_size <= 0 || flags.rank < 0)
-      throw InputError("--dist-url", "a launch by flags needs --dist-url, --rank and --world-size together");
+    if (flags.world_size == unset || flags.rank == unset)
+      throw InputError(flags.rank == unset ? "--rank" : "--world-size",
+                       "not given: a launch by flags needs --dist-url, --rank and --world-size together");
+    if (flags.world_size < 1)
+      throw InputError("--world-size", std::to_string(flags.world_size) + " must be at least 1");
+    if (flags.rank < 0 || flags.rank >= flags.world_size)
+      throw InputError("--rank", std::to_string(flags.rank) + " must be between 0 and --world-size - 1 (" +
+                                     std::to_string(flags.world_size - 1) + ")");
     l.rank = flags.rank, l.world_size = flags.world_size, l.source = "flags";
     if (auto lr = var("LOCAL_RANK")) l.local_rank = parse_int(*lr, "LOCAL_RANK");
   } else if (const EnvLauncher* e = launcher_in(env)) {

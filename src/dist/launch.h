@@ -19,8 +19,11 @@ const char* to_string(Backend b);
 
 struct LaunchFlags {
   std::string url;          // tcp://host:port; "" = MASTER_ADDR / MASTER_PORT
-  int rank = -1;            // -1 = from the environment
-  int world_size = -1;
+  // kUnset: not given (from the environment). Any other value was given, so that a negative
+  // --rank is answered as out of range rather than as missing.
+  static constexpr int kUnset = -2147483647 - 1;
+  int rank = kUnset;
+  int world_size = kUnset;
   std::string backend = "auto";
   double timeout_s = 300;   // a rank that never joins or stops answering: the others give up after this
 };

@@ -104,9 +104,18 @@ TEST(Launch, BadValuesAreNamed) {
   f.world_size = 2;
   EXPECT_NE(error_of(f, env_of({})).find("is not tcp://host:port"), std::string::npos);
   f.url = "tcp://h:1";
-  f.rank = -1;
+  f.rank = dist::LaunchFlags::kUnset;
   EXPECT_NE(error_of(f, env_of({})).find("--rank and --world-size together"), std::string::npos);
+  // A rank or world size given but out of range says so, not that a flag is missing.
+  f.rank = -1;
+  EXPECT_NE(error_of(f, env_of({})).find("--rank: -1 must be between 0 and --world-size - 1 (1)"), std::string::npos)
+      << error_of(f, env_of({}));
+  f.rank = 2;
+  EXPECT_NE(error_of(f, env_of({})).find("--rank: 2 must be between 0 and --world-size - 1 (1)"), std::string::npos);
   f.rank = 0;
+  f.world_size = 0;
+  EXPECT_NE(error_of(f, env_of({})).find("--world-size: 0 must be at least 1"), std::string::npos);
+  f.world_size = 2;
   f.backend = "mpi";
   EXPECT_NE(error_of(f, env_of({})).find("not one of auto, gloo, nccl"), std::string::npos);
 }
