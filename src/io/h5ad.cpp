@@ -65,6 +65,11 @@ void check_shape(const PreparedSection& s, const std::string& file) {
   if (!s.array_xy.empty() && int64_t(s.array_xy.size()) != n) bad("array_xy has the wrong length");
   if (!s.labels.empty() && int64_t(s.labels.size()) != n) bad("labels has the wrong length");
   if (!s.clusters.empty() && int64_t(s.clusters.size()) != n) bad("clusters has the wrong length");
+  if (!s.spatial_image.empty() &&
+      (s.spatial_image.width <= 0 || s.spatial_image.height <= 0 ||
+       s.spatial_image.rgb.size() != size_t(s.spatial_image.width) * size_t(s.spatial_image.height) * 3 ||
+       !(s.spatial_image.hires_scalef > 0)))
+    bad("spatial image is not height x width x 3 with a positive scale");
   auto check_name = [&](const std::string& name) {
     if (name.empty() || name.find('/') != std::string::npos) bad("obs column '" + name + "' is not a valid name");
     for (const char* fixed : {"_index", "array_x", "array_y", "pixel_x", "pixel_y", "label", "cluster"})
@@ -80,6 +85,26 @@ void check_shape(const PreparedSection& s, const std::string& file) {
     for (int code : c.codes)
       if (code < -1 || code >= int(c.categories.size())) bad("obs column " + c.name + " has a code without a category");
   }
+}
+
+// uns/spatial/<library id> as scanpy's read_visium writes it (sc.pl.spatial and squidpy find the
+// image and its scale there); obsm/spatial stays in full-resolution pixels.
+void write_spatial_image(const hdf5::Group& uns, const PreparedSection& s) {
+  const SpatialImage& im = s.spatial_image;
+  hdf5::Group spatial = group(uns, "spatial");
+  // An HDF5 name holds no '/', and "." would name the group itself.
+  std::string library = s.id;
+  for (char& c : library)
+    if (c == '/') c = '_';
+  if (library.empty() || library == "." || library == "..") library = "section";
+  hdf5::Group lib = group(spatial, library.c_str());
+  hdf5::Group images = group(lib, "images");
+  array(images, "hires", {hsize_t(im.height), hsize_t(im.width), 3}, im.rgb.data());
+  hdf5::Group scale = group(lib, "scalefactors");
+  scalar_number(scale, "tissue_hires_scalef", im.hires_scalef);
+  scalar_number(scale, "spot_diameter_fullres", s.image.spot_diameter_px);
+  hdf5::Group meta = group(lib, "metadata");
+  scalar_string(meta, "source_image_path", s.image.image_path);
 }
 
 // ---------------------------------------------------------------- reading
@@ -314,6 +339,7 @@ void write_prepared_h5ad(const fs::path& path, const PreparedSection& s) {
       scalar_number(uns, "image_width", int64_t(s.image.width));
       scalar_number(uns, "image_height", int64_t(s.image.height));
       array(uns, "affine", {6}, s.image.affine.data());
+      if (!s.spatial_image.empty()) write_spatial_image(uns, s);
     }
     f.flush();
   }

@@ -10,6 +10,9 @@
 //   obsm/spatial    float64 n x 2: pixel (x, y) in the image
 //   uns             section_id, patient, image_path, spot_diameter_px, um_per_px, image_width,
 //                   image_height, affine (6 float64), normalization
+//   uns/spatial/<section id>   when PreparedSection::spatial_image is set: images/hires (uint8
+//                   H x W x 3), scalefactors/tissue_hires_scalef and spot_diameter_fullres,
+//                   metadata/source_image_path (what scanpy's sc.pl.spatial and squidpy read)
 #pragma once
 #include <filesystem>
 #include <string>

@@ -78,6 +78,7 @@ template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
 template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
 template <> hid_t native_type<int32_t>() { return H5T_NATIVE_INT32; }
 template <> hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
+template <> hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
 
 std::string class_name(H5T_class_t c) {
   switch (c) {
@@ -681,6 +682,7 @@ template Dataset Group::write_numbers(const std::string&, const std::vector<hsiz
 template Dataset Group::write_numbers(const std::string&, const std::vector<hsize_t>&, const double*) const;
 template Dataset Group::write_numbers(const std::string&, const std::vector<hsize_t>&, const int64_t*) const;
 template Dataset Group::write_numbers(const std::string&, const std::vector<hsize_t>&, const int32_t*) const;
+template Dataset Group::write_numbers(const std::string&, const std::vector<hsize_t>&, const uint8_t*) const;  // images
 
 Dataset Group::write_strings(const std::string& name, const std::vector<std::string>& values) const {
   Id type = vlen_utf8_type();

@@ -96,7 +96,7 @@ class Group : public Object {
  public:
   std::vector<std::string> children() const;  // link names, in name order (for messages)
   Group create_group(const std::string& name) const;
-  // Contiguous native-typed datasets (T: float, double, int64_t); empty dims = a scalar.
+  // Contiguous native-typed datasets (T: float, double, int64_t, int32_t, uint8_t); empty dims = a scalar.
   template <typename T>
   Dataset write_numbers(const std::string& name, const std::vector<hsize_t>& dims,
                         const T* data) const;

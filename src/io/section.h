@@ -3,6 +3,7 @@
 // with its geometry.
 #pragma once
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,16 @@ struct ObsCategorical {
   std::vector<int> codes;  // one per spot
 };
 
+// A low-resolution picture of the slide for scanpy/squidpy (uns["spatial"][<id>]): RGB uint8,
+// height x width x 3 row-major; pixel = full-resolution pixel * hires_scalef. Empty when none.
+struct SpatialImage {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;
+  double hires_scalef = 0;
+
+  bool empty() const { return rgb.empty(); }
+};
+
 struct PreparedSection {
   std::string id;
   std::string patient;
@@ -68,6 +79,7 @@ struct PreparedSection {
   std::vector<ObsCategorical> obs_categoricals;  // likewise (a prediction's regions)
   ImageGeometry image;
   std::string normalization;  // "per_spot" | "per_gene_compat" | "per_spot_ln"
+  SpatialImage spatial_image;  // written to uns/spatial when set (predictions); not read back
 
   int64_t n_spots() const { return int64_t(spot_ids.size()); }
 };
