@@ -19,6 +19,7 @@ PACKAGES=(
   clang                                      # libFuzzer targets (tests/fuzz), a clang sub-build
   python3-torch python3-h5py                 # test-only: trace a TorchScript model; read our HDF5 files
   libvips-tools                              # test-only: write pyramidal TIFF fixtures from real JPEGs
+  libvips-dev chromium                       # the slide viewer's DeepZoom pyramid (libvips); its browser test (headless)
 )
 # What differs between the releases: the libFuzzer runtime of the release's own clang, and anndata
 # (test-only: open our .h5ad with anndata; Debian 13 has no python3-anndata, those tests skip).

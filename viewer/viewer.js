@@ -320,7 +320,14 @@
     }
     ctx.globalAlpha = 1;
   }
-  ['open', 'update-viewport', 'animation', 'resize', 'animation-finish'].forEach(function (e) { viewer.addHandler(e, scheduleDraw); });
+  ['open', 'update-viewport', 'animation', 'resize', 'after-resize', 'animation-finish'].forEach(function (e) { viewer.addHandler(e, scheduleDraw); });
+  // Until the user pans or zooms, the whole slide stays in view when the window changes size
+  // (OpenSeadragon alone keeps the width and cuts the slide's top and bottom).
+  var untouched = true;
+  ['canvas-drag', 'canvas-scroll', 'canvas-pinch', 'canvas-key', 'canvas-double-click'].forEach(function (e) {
+    viewer.addHandler(e, function () { untouched = false; });
+  });
+  viewer.addHandler('after-resize', function () { if (untouched) viewer.viewport.goHome(true); });
   window.addEventListener('resize', scheduleDraw);
 
   // ---------------------------------------------------------------- hover
@@ -402,6 +409,10 @@
   var wanted = decodeURIComponent((location.hash.match(/gene=([^&]*)/) || [])[1] || '');
   var start = wanted ? D.genes.indexOf(wanted) : -1;
   updateLegend();
-  viewer.addOnceHandler('open', function () { chooseGene(start >= 0 ? start : 0); });
+  viewer.addOnceHandler('open', function () {
+    viewer.viewport.goHome(true);
+    untouched = true;
+    chooseGene(start >= 0 ? start : 0);
+  });
   viewer.addHandler('open-failed', function (e) { $('status').textContent = 'the slide image could not be opened: ' + (e.message || ''); });
 })();

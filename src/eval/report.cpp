@@ -264,6 +264,14 @@ std::string render_report_html(const ReportInput& in) {
     o << "</table>\n";
   }
 
+  if (!in.viewers.empty()) {
+    o << "<h2>Slide viewers</h2>\n<p>Each held-out section's prediction over its slide, zoomable, with the measured "
+         "value beside the predicted one (opens from this folder, no network).</p>\n<ul>\n";
+    for (const auto& [section, path] : in.viewers)
+      o << "<li><a href=\"" << html_escape(path) << "\">" << html_escape(section) << "</a></li>\n";
+    o << "</ul>\n";
+  }
+
   if (!in.heatmaps.empty()) {
     o << "<h2>Heatmaps (predicted | measured)</h2>\n";
     std::vector<std::string> sections;

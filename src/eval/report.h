@@ -54,6 +54,7 @@ struct ReportInput {
   std::vector<std::pair<std::string, std::string>> extra_summary;  // more (key, value) lines
   std::vector<MethodResult> methods;  // the method first, then the baselines
   std::vector<HeatmapImage> heatmaps;
+  std::vector<std::pair<std::string, std::string>> viewers;  // (section, viewers/<id>/index.html)
   std::vector<GeneRank> top_genes;
   std::vector<std::string> section_names;  // GeneRank::best_section indexes this
   std::vector<LossCurve> loss_curves;

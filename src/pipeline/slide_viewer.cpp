@@ -16,6 +16,7 @@
 #include "common/atomic_output.h"
 #include "common/error.h"
 #include "eval/heatmap.h"
+#include "pipeline/qupath_geojson.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -288,6 +289,37 @@ void write_slide_viewer(const fs::path& out_dir, const fs::path& image, const Vi
   spdlog::info("viewer: {} ({} x {} px slide, {} levels, tiled in {:.1f} s; {} spots x {} genes; {:.1f} s in all)",
                out_dir.string(), pyr.width, pyr.height, pyr.max_level + 1, tiled_s, d.spot_ids.size(),
                d.genes.size(), total_s);
+}
+
+ViewerData viewer_data_of(const PreparedSection& p, const Matrix& measured) {
+  ViewerData d;
+  d.section_id = p.id;
+  d.spot_ids = p.spot_ids;
+  d.pixel_xy = p.pixel_xy;
+  d.spot_diameter_px = p.image.spot_diameter_px;
+  d.genes = p.genes;
+  d.predicted = p.expression;
+  d.sd = p.spread;
+  d.measured = measured;
+  for (const auto& c : p.obs_categoricals)
+    if (c.name == "region") {
+      d.region_names = c.categories;
+      d.regions = c.codes;
+    }
+  d.scores = p.obs_columns;
+  return d;
+}
+
+bool write_prediction_views(const fs::path& dir, const std::string& viewer_name, const fs::path& image,
+                            const ViewerData& data, bool geojson) {
+  if (geojson) write_qupath_geojson(dir / "spots.geojson", data);
+  try {
+    write_slide_viewer(dir / viewer_name, image, data);
+    return true;
+  } catch (const InputError& e) {
+    spdlog::warn("no slide viewer for {}: {}; the prediction's other files are complete", data.section_id, e.what());
+    return false;
+  }
 }
 
 }  // namespace hiscmcl

@@ -45,6 +45,17 @@ struct ViewerData {
 void write_slide_viewer(const std::filesystem::path& out_dir, const std::filesystem::path& image,
                         const ViewerData& data);
 
+// The viewer's data of a prediction as written to its h5ad: X, layers/sd, the obs "region"
+// categorical and the numeric obs columns (marker-set scores). measured: spots x genes or empty.
+ViewerData viewer_data_of(const PreparedSection& prediction, const Matrix& measured = Matrix());
+
+// What `predict` and `cv` add beside a prediction: the viewer folder dir/<viewer_name> and, when
+// geojson is set, dir/spots.geojson. A slide that cannot be tiled is a warning naming it (the
+// prediction's other files are complete and kept), not an error. Returns whether the viewer was
+// written.
+bool write_prediction_views(const std::filesystem::path& dir, const std::string& viewer_name,
+                            const std::filesystem::path& image, const ViewerData& data, bool geojson);
+
 // The text of a JSON value safe inside a <script> element and a .js file: <, >, & and the line
 // separators U+2028/U+2029 escaped as \uXXXX, invalid UTF-8 replaced. Exposed for the tests.
 std::string script_safe_json(const std::string& json_text);
