@@ -321,13 +321,36 @@
     ctx.globalAlpha = 1;
   }
   ['open', 'update-viewport', 'animation', 'resize', 'after-resize', 'animation-finish'].forEach(function (e) { viewer.addHandler(e, scheduleDraw); });
-  // Until the user pans or zooms, the whole slide stays in view when the window changes size
-  // (OpenSeadragon alone keeps the width and cuts the slide's top and bottom).
-  var untouched = true;
-  ['canvas-drag', 'canvas-scroll', 'canvas-pinch', 'canvas-key', 'canvas-double-click'].forEach(function (e) {
-    viewer.addHandler(e, function () { untouched = false; });
+  // While the view is the home view (the whole slide, fitted), it stays so when the window changes
+  // size. A goHome() in 'after-resize' is not enough: OpenSeadragon's resize (doViewerResize)
+  // raises 'resize' and 'after-resize' from viewport.resize(), and only then puts back the old
+  // centre and zooms by the ratio of the container diagonals, which undoes the goHome in the same
+  // frame; a slide fitted by its height then comes out taller than the wider window and loses its
+  // top and bottom. So 'resize' notes whether the view was the fitted one (the zoom compared with
+  // the home zoom of the container as it was), and the fit is made again at the 'zoom' that ends
+  // OpenSeadragon's resize, before the frame is drawn ('viewport-change' in case no zoom comes).
+  // A view the user zoomed or panned keeps OpenSeadragon's own resize.
+  var homeZoom = null, refit = false, wasFitted = false;
+  function fitted() {
+    var vp = viewer.viewport, z = vp.getZoom(false);
+    if (!homeZoom || !viewer.world.getItemAt(0)) return false;
+    var c = vp.getCenter(false), h = vp.getHomeBounds().getCenter();
+    return Math.abs(z / homeZoom - 1) < 1e-4 && c.distanceTo(h) * z < 1e-4;
+  }
+  function fitAgain() {
+    if (!refit) return;
+    refit = false;
+    viewer.viewport.goHome(true);
+    homeZoom = viewer.viewport.getHomeZoom();
+    scheduleDraw();
+  }
+  viewer.addHandler('resize', function () { wasFitted = fitted(); });
+  viewer.addHandler('after-resize', function () {
+    homeZoom = viewer.viewport.getHomeZoom();  // of the new container size
+    refit = wasFitted;
   });
-  viewer.addHandler('after-resize', function () { if (untouched) viewer.viewport.goHome(true); });
+  viewer.addHandler('zoom', fitAgain);
+  viewer.addHandler('viewport-change', fitAgain);
   window.addEventListener('resize', scheduleDraw);
 
   // ---------------------------------------------------------------- hover
@@ -393,6 +416,7 @@
     },
     leaveHandler: function () { tip.hidden = true; }
   });
+  window.addEventListener('resize', function () { tip.hidden = true; });  // its spot has moved
 
   // ---------------------------------------------------------------- start
   // For scripted checks (tests/viewer): where a spot is on the page, and the colour map.
@@ -411,7 +435,7 @@
   updateLegend();
   viewer.addOnceHandler('open', function () {
     viewer.viewport.goHome(true);
-    untouched = true;
+    homeZoom = viewer.viewport.getHomeZoom();
     chooseGene(start >= 0 ? start : 0);
   });
   viewer.addHandler('open-failed', function (e) { $('status').textContent = 'the slide image could not be opened: ' + (e.message || ''); });

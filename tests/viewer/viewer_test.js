@@ -4,7 +4,8 @@
 // Trains a tiny model on a synthetic set, predicts one section, then: picks a gene in the picker,
 // samples the spot canvas at spots (a higher value takes a colour further up the colour map),
 // hovers a spot (the tooltip shows the value stored in prediction.h5ad, read with h5py), checks
-// that no request leaves file://, and takes screenshots at 1280 and 1920 px wide.
+// that no request leaves file://, resizes the window (the fitted slide stays whole and centred, the
+// spots on the tissue; a zoomed view stays zoomed) and takes screenshots at 1280 and 1920 px wide.
 // Exits 77 (CTest SKIP_RETURN_CODE) with a message when chromium, node_modules or h5py is absent.
 'use strict';
 const fs = require('fs');
@@ -146,19 +147,94 @@ print(json.dumps({'gene': genes[g], 'values': X[:, g].tolist(), 'sd': sd, 'ids':
     await page.click('#he-toggle');
     await new Promise((r) => setTimeout(r, 300));
 
+    // Window resizes (issue: the slide was cut off at top and bottom after 1280 -> 1920 px): the
+    // fitted slide is fitted again, whole and centred, and the spots stay on the tissue; a view the
+    // user zoomed is left zoomed.
+    const view = () => page.evaluate(() => {
+      const V = window.hiscmclViewer, v = V.viewer, vp = v.viewport, item = v.world.getItemAt(0), D = window.HISCMCL_VIEWER;
+      const r = vp.viewportToViewerElementRectangle(item.getBounds(true)), rect = v.canvas.getBoundingClientRect();
+      // Where the overlay draws spot 0, against where OpenSeadragon puts that point of the slide.
+      const s = V.spotClientXY(0), q = item.imageToViewerElementCoordinates(new OpenSeadragon.Point(D.x[0], D.y[0]));
+      return {
+        w: v.container.clientWidth, h: v.container.clientHeight, expectW: document.getElementById('osd').clientWidth,
+        winH: window.innerHeight, x: r.x, y: r.y, rw: r.width, rh: r.height,
+        zoom: vp.getZoom(true), home: vp.getHomeZoom(),
+        overlay: [V.overlay.clientWidth, V.overlay.clientHeight, v.canvas.clientWidth, v.canvas.clientHeight],
+        spotErr: Math.hypot(s.x - rect.left - q.x, s.y - rect.top - q.y)
+      };
+    });
+    const spotsDrawn = () => page.evaluate(() => {
+      const V = window.hiscmclViewer, ctx = V.overlay.getContext('2d'), dpr = window.devicePixelRatio || 1;
+      const rect = V.viewer.canvas.getBoundingClientRect(), n = window.HISCMCL_VIEWER.ids.length;
+      let drawn = 0;
+      for (let i = 0; i < n; ++i) {
+        const p = V.spotClientXY(i), x = Math.round((p.x - rect.left) * dpr), y = Math.round((p.y - rect.top) * dpr);
+        if (x >= 0 && y >= 0 && x < V.overlay.width && y < V.overlay.height && ctx.getImageData(x, y, 1, 1).data[3] > 0) drawn++;
+      }
+      return { drawn, n };
+    });
+    const checkFitted = async (what) => {
+      const f = await view();
+      check(f.w === f.expectW && f.h === f.winH, `${what}: the slide's area follows the window (${f.w}x${f.h})`);
+      const inside = f.x >= -1 && f.y >= -1 && f.x + f.rw <= f.w + 1 && f.y + f.rh <= f.h + 1;
+      const fills = Math.abs(f.rw - f.w) <= 1 || Math.abs(f.rh - f.h) <= 1;
+      const centred = Math.abs(f.x + f.rw / 2 - f.w / 2) <= 1 && Math.abs(f.y + f.rh / 2 - f.h / 2) <= 1;
+      check(inside && fills && centred, `${what}: the whole slide is in view, fitted and centred ` +
+            `(${f.rw.toFixed(0)}x${f.rh.toFixed(0)} at ${f.x.toFixed(0)},${f.y.toFixed(0)} in ${f.w}x${f.h})`);
+      check(f.overlay[0] === f.overlay[2] && f.overlay[1] === f.overlay[3] && f.spotErr < 0.5,
+            `${what}: the spot canvas covers the slide's and spots sit on their point of the slide (off by ${f.spotErr.toFixed(2)} px)`);
+      const d = await spotsDrawn();
+      check(d.drawn === d.n, `${what}: every spot is drawn where it is (${d.drawn}/${d.n})`);
+      return f;
+    };
+    await page.mouse.move(p.x + 1, p.y + 1);
+    await new Promise((r) => setTimeout(r, 300));
+    await checkFitted('1280x800');
     if (shots) {
       fs.mkdirSync(shots, { recursive: true });
-      await page.mouse.move(p.x + 1, p.y + 1);
       await page.screenshot({ path: path.join(shots, 'viewer_1280.png') });
-      await page.setViewport({ width: 1920, height: 1080 });
-      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await page.setViewport({ width: 1920, height: 1080 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await checkFitted('resized to 1920x1080');
+    if (shots) {
       await page.screenshot({ path: path.join(shots, 'viewer_1920.png') });
       if (await page.$('#layer option[value="regions"]')) {
         await page.select('#layer', 'regions');
         await new Promise((r) => setTimeout(r, 300));
         await page.screenshot({ path: path.join(shots, 'viewer_1920_regions.png') });
+        await page.select('#layer', 'pred');
       }
     }
+    await page.setViewport({ width: 1280, height: 800 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await checkFitted('resized back to 1280x800');
+    await page.setViewport({ width: 900, height: 1200 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await checkFitted('resized to 900x1200 (taller than wide)');
+    if (shots) await page.screenshot({ path: path.join(shots, 'viewer_900x1200.png') });
+    // Zoomed in with the wheel: a resize keeps the user's view zoomed in, not back to the whole slide.
+    await page.setViewport({ width: 1280, height: 800 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const box = await page.$eval('#osd', (e) => { const b = e.getBoundingClientRect(); return { x: b.left + b.width / 2, y: b.top + b.height / 2 }; });
+    await page.mouse.move(box.x, box.y);
+    await page.mouse.wheel({ deltaY: -300 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const zoomed = await view();
+    await page.setViewport({ width: 1920, height: 1080 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await view();
+    check(zoomed.zoom > 1.1 * zoomed.home && after.zoom > 1.1 * after.home,
+          `a zoomed view stays zoomed after a resize (zoom/home ${(zoomed.zoom / zoomed.home).toFixed(2)} -> ${(after.zoom / after.home).toFixed(2)})`);
+    check(after.spotErr < 0.5, `zoomed and resized: spots sit on their point of the slide (off by ${after.spotErr.toFixed(2)} px)`);
+    // The home button fits the slide again, and the next resize keeps it fitted.
+    await page.click('div[title="Go home"]');
+    await new Promise((r) => setTimeout(r, 1500));
+    await checkFitted('home button');
+    await page.setViewport({ width: 1280, height: 800 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await checkFitted('home, then resized to 1280x800');
+
     const outside = requests.filter((u) => !u.startsWith('file://') && !u.startsWith('data:'));
     check(outside.length === 0, 'no request leaves the machine (' + requests.length + ' file:// requests)' +
           (outside.length ? ': ' + outside.slice(0, 3).join(', ') : ''));
