@@ -1,8 +1,9 @@
 // LibTorch c10d version differences, in one place (src/dist only; no version test elsewhere).
-// Contract: hiscmcl::dist::C10dGroup is what a Gloo/NCCL group is built as and driven through (1.x
-// c10d::ProcessGroup, 2.x c10d::Backend), chosen by TORCH_VERSION_MAJOR of <torch/version.h>.
+// Contract: C10dGroup is what a Gloo/NCCL group is built as and driven through (1.x ProcessGroup, 2.x
+// Backend); tcp_store_options() is TCPStore's classic server; chosen by TORCH_VERSION_* only.
 #pragma once
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
 
 #if TORCH_VERSION_MAJOR >= 2
@@ -19,5 +20,15 @@ using C10dGroup = c10d::Backend;
 // LibTorch 1.x (Debian 12: 1.13): ProcessGroupGloo and ProcessGroupNCCL are ProcessGroups.
 using C10dGroup = c10d::ProcessGroup;
 #endif
+
+// TCPStore options with the classic (non-libuv) server: LibTorch 2.4+ defaults to libuv, and
+// Debian 13's 2.6 refuses it ("PyTorch was build without libuv support").
+inline c10d::TCPStoreOptions tcp_store_options() {
+  c10d::TCPStoreOptions o;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+  o.useLibUV = false;
+#endif
+  return o;
+}
 
 }  // namespace hiscmcl::dist

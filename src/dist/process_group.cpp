@@ -54,7 +54,7 @@ struct World {
 
   void start_heartbeat() {
     // Its own connection: a TCPStore client is used by one thread at a time.
-    c10d::TCPStoreOptions o;
+    c10d::TCPStoreOptions o = tcp_store_options();  // c10d_compat.h
     o.port = launch.port;
     o.isServer = false;
     o.timeout = milliseconds(5000);
@@ -154,7 +154,7 @@ void join(const Launch& l, bool on_cuda) {
   auto w = std::make_unique<World>();
   w->launch = l;
   const std::string who = "rank " + std::to_string(l.rank) + " of " + std::to_string(l.world_size);
-  c10d::TCPStoreOptions o;
+  c10d::TCPStoreOptions o = tcp_store_options();  // c10d_compat.h
   o.port = l.port;
   o.isServer = l.rank == 0;
   o.numWorkers = size_t(l.world_size);

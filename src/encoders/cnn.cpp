@@ -357,8 +357,12 @@ torch::Tensor trunk_inference(CnnTrunk& trunk, const torch::Tensor& x, CpuLayout
     out = trunk->forward(x.contiguous());
   else if (layout == CpuLayout::channels_last)
     out = trunk->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
-  else
+  else {
+    // oneDNN tensors have no autograd kernels: LibTorch 2.x refuses e.g. max_pool2d on them as
+    // ambiguous even without grad. Inference needs none, so dispatch below autograd.
+    at::AutoDispatchBelowAutograd below_autograd;
     out = trunk->forward(x.contiguous().to_mkldnn());
+  }
   if (out.is_mkldnn()) out = out.to_dense();
   return out.contiguous();
 }

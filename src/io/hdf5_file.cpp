@@ -813,7 +813,11 @@ Dataset File::dataset(const std::string& path) const {
   const std::string rel = relative(path);
   if (!exists(rel))
     throw InputError(state_->name, "missing dataset /" + rel + " (not " + state_->expected + "?)");
-  if (kind_of(state_->file, rel) != H5I_DATASET) fail(rel, "expected a dataset");
+  // An object libhdf5 cannot even open (1.14 decodes and refuses e.g. a corrupt datatype
+  // message here, where 1.10 opened it) is corrupt, not of another kind.
+  const H5I_type_t kind = kind_of(state_->file, rel);
+  if (kind == H5I_BADID) fail(rel, "cannot open dataset (corrupt?)");
+  if (kind != H5I_DATASET) fail(rel, "expected a dataset");
   Id d(H5Dopen2(state_->file, rel.c_str(), H5P_DEFAULT));
   if (!d.valid()) fail(rel, "cannot open dataset (corrupt?)");
   return Dataset(state_, "/" + rel, std::move(d), false);

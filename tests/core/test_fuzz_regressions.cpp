@@ -237,7 +237,10 @@ TEST(FuzzRegressions, Hdf5NumberTypeWithImpossibleBitLayout) {
                                  : hdf5::File::open(tmp / "bad.h5", "x");
         f.dataset("x").read_numbers<float>({4});
       });
-      EXPECT_TRUE(has(msg, "bad.h5 (dataset /x): unreadable type of integers: its bit layout")) << msg;
+      // libhdf5 1.10 opens the dataset and we refuse its type; 1.14 refuses to open it at all.
+      EXPECT_TRUE(has(msg, "bad.h5 (dataset /x): unreadable type of integers: its bit layout") ||
+                  has(msg, "bad.h5 (dataset /x): cannot open dataset (corrupt?)"))
+          << msg;
     }
   }
 }
