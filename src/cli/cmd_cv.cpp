@@ -12,7 +12,8 @@ namespace {
 
 struct Options {
   CvOptions cv;
-  std::string genes, data_root, manifest, config, out, split = "loso";
+  ConfigArgs config;
+  std::string genes, data_root, manifest, out, split = "loso";
 };
 
 CommandRegistrar reg(
@@ -21,7 +22,8 @@ CommandRegistrar reg(
       auto o = std::make_shared<Options>();
       cmd.add_option("--manifest", o->manifest, "Manifest (TOML) listing the sections")->required();
       cmd.add_option("--data-root", o->data_root, "Folder the manifest's paths are relative to");
-      cmd.add_option("--config", o->config, "Run config, e.g. configs/default.toml")->required();
+      cmd.add_option("--config", o->config.file, "Run config, e.g. configs/default.toml")->required();
+      o->config.add_set_option(cmd);
       cmd.add_option("--out", o->out, "Output folder (re-running resumes finished folds)")->required();
       cmd.add_option("--sections", o->cv.sections, "Comma list of sections (default: all)")->delimiter(',');
       cmd.add_option("--split", o->split, "loso (leave one section out) | lopo (leave one patient out)")
@@ -37,12 +39,13 @@ CommandRegistrar reg(
           ->delimiter(',');
       cmd.add_option("--add-genes", o->cv.add_genes, "Add these genes to the panel and score them (comma list)")
           ->delimiter(',');
-      cmd.add_option("--epochs", o->cv.epochs, "Override train.epochs");
+      o->config.add_shortcut<int>(cmd, "--epochs", "train.epochs", "Override train.epochs");
       cmd.add_option("--heatmap-genes", o->cv.heatmap_genes, "Heatmaps per section (default 4)");
       return [o] {
         o->cv.manifest = o->manifest;
         o->cv.data_root = o->data_root;
-        o->cv.config = o->config;
+        o->cv.config = o->config.file;
+        o->cv.run_config = o->config.load();
         o->cv.out = o->out;
         o->cv.panel.genes_file = o->genes;
         parse_choice(o->split, o->cv.split);  // CLI11 checked the spelling

@@ -19,10 +19,10 @@ namespace hiscmcl::cli {
 namespace {
 
 struct Options {
-  std::string out = "demo_out", config;
+  std::string out = "demo_out";
+  ConfigArgs config;
   int sections = 4;
   int64_t seed = 1;
-  int epochs = 0;
 };
 
 CommandRegistrar reg(
@@ -32,13 +32,14 @@ CommandRegistrar reg(
       cmd.add_option("--out", o->out, "Output folder (default: demo_out)");
       cmd.add_option("--sections", o->sections, "Synthetic sections (default 4)");
       cmd.add_option("--seed", o->seed, "Seed of the synthetic tissue (default 1)");
-      cmd.add_option("--config", o->config, "Run config (default: the built-in configs/default.toml)");
-      cmd.add_option("--epochs", o->epochs, "Override train.epochs");
+      cmd.add_option("--config", o->config.file, "Run config (default: the built-in configs/default.toml)");
+      o->config.add_set_option(cmd);
+      o->config.add_shortcut<int>(cmd, "--epochs", "train.epochs", "Override train.epochs");
       return [o] {
         synth::SynthOptions so;
         so.sections = o->sections;
         so.seed = uint64_t(o->seed);
-        check_output_folder(o->out, "demo", {o->config}, "cv/data/summary.json");
+        check_output_folder(o->out, "demo", {o->config.file}, "cv/data/summary.json");
         create_output_folder(o->out, "demo");
         fs::path synth_dir = fs::path(o->out) / "synthetic";
         spdlog::info("demo: synthesising {} sections (seed {}) in {}", so.sections, so.seed, synth_dir.string());
@@ -47,8 +48,7 @@ CommandRegistrar reg(
         cv.manifest = synth.manifest;
         cv.out = fs::path(o->out) / "cv";
         // The built-in defaults are configs/default.toml, embedded at build time.
-        cv.run_config = o->config.empty() ? default_run_config() : load_run_config(o->config);
-        cv.epochs = o->epochs;
+        cv.run_config = o->config.load();
         cv.title = "hiscmcl demo: synthetic H&E sections";
         CvResult r = run_cross_validation(cv);
         double c[3] = {0, 0, 0};

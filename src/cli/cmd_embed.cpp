@@ -9,7 +9,8 @@ namespace hiscmcl::cli {
 namespace {
 
 struct Options {
-  std::string data, config, encoder, weights, device;
+  std::string data;
+  ConfigArgs config;
   std::vector<std::string> sections;
 };
 
@@ -18,16 +19,15 @@ CommandRegistrar reg(
     [](CLI::App& cmd) -> std::function<int()> {
       auto o = std::make_shared<Options>();
       cmd.add_option("--data", o->data, "Dataset store written by `prepare`")->required();
-      cmd.add_option("--config", o->config, "Run config (TOML); its [encoder] settings are used");
-      cmd.add_option("--encoder", o->encoder, "histo | resnet18 | resnet50 | densenet121 | small_cnn | torchscript:<file>");
-      cmd.add_option("--weights", o->weights, "Weight file for a CNN encoder");
-      cmd.add_option("--device", o->device, "cpu | cuda");
+      cmd.add_option("--config", o->config.file, "Run config (TOML); its [encoder] settings are used");
+      o->config.add_set_option(cmd);
+      o->config.add_shortcut<std::string>(cmd, "--encoder", "encoder.name",
+                                          "histo | resnet18 | resnet50 | densenet121 | small_cnn | torchscript:<file>");
+      o->config.add_shortcut<std::string>(cmd, "--weights", "encoder.weights", "Weight file for a CNN encoder");
+      o->config.add_shortcut<std::string>(cmd, "--device", "encoder.device", "cpu | cuda");
       cmd.add_option("--sections", o->sections, "Comma list of sections (default: all)")->delimiter(',');
       return [o] {
-        RunConfig cfg = o->config.empty() ? default_run_config() : load_run_config(o->config);
-        if (!o->encoder.empty()) cfg.encoder.name = o->encoder;
-        if (!o->weights.empty()) cfg.encoder.weights = o->weights;
-        if (!o->device.empty()) cfg.encoder.device = o->device;
+        const RunConfig cfg = o->config.load();
         auto sections = load_store_sections(o->data, o->sections);
         auto encoder = make_encoder(cfg.encoder.name, encoder_options(cfg.encoder, cfg.train.seed));
         EmbedStats stats;

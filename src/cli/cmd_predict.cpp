@@ -1,7 +1,7 @@
 // `hiscmcl predict`: expression of every spot of a new H&E image, from a trained model.
 #include "cli/command.h"
 #include "common/log.h"
-#include "predict/slide_prediction.h"
+#include "pipeline/slide_prediction.h"
 
 namespace hiscmcl::cli {
 namespace {
@@ -29,6 +29,9 @@ CommandRegistrar reg(
       cmd.add_option("--genes", o->p.genes, "Comma list of genes to draw (default: the model's markers and their set scores, else the 4 highest mean)")
           ->delimiter(',');
       cmd.add_option("--heatmaps", o->p.heatmaps, "Number of default heatmaps (default 4)");
+      cmd.add_option("--set", o->p.settings,
+                     "Override a prediction setting of the model, predict.key=value (repeatable), e.g. --set predict.k=50")
+          ->type_name("KEY=VALUE");
       cmd.add_option("--regions", o->p.regions,
                      "Tissue regions: k-means of the prediction into N regions (obs region, regions.png); "
                      "0 = none; default the model's predict.regions")

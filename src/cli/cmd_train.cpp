@@ -1,7 +1,7 @@
 // `hiscmcl train`: fit HisCMCL on training sections of a dataset store; writes MODEL/.
 #include "cli/command.h"
-#include "common/checksums.h"
 #include "common/output_folder.h"
+#include "pipeline/model_folder.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "dist/process_group.h"
@@ -16,11 +16,9 @@ namespace hiscmcl::cli {
 namespace {
 
 struct Options {
-  std::string data, config, out;
+  std::string data, out;
+  ConfigArgs config;
   std::vector<std::string> train;
-  int epochs = 0;
-  int64_t seed = -1;
-  std::string device;
 };
 
 CommandRegistrar reg(
@@ -28,20 +26,18 @@ CommandRegistrar reg(
     [](CLI::App& cmd) -> std::function<int()> {
       auto o = std::make_shared<Options>();
       cmd.add_option("--data", o->data, "Dataset store written by `prepare`")->required();
-      cmd.add_option("--config", o->config, "Run config (TOML), e.g. configs/default.toml")->required();
+      cmd.add_option("--config", o->config.file, "Run config (TOML), e.g. configs/default.toml")->required();
+      o->config.add_set_option(cmd);
       cmd.add_option("--train", o->train, "Comma list of training sections (default: all)")->delimiter(',');
       cmd.add_option("--out", o->out, "Model folder to write")->required();
-      cmd.add_option("--epochs", o->epochs, "Override train.epochs");
-      cmd.add_option("--seed", o->seed, "Override train.seed");
-      cmd.add_option("--device", o->device, "Override encoder.device (cpu | cuda | cuda:N)");
+      o->config.add_shortcut<int>(cmd, "--epochs", "train.epochs", "Override train.epochs");
+      o->config.add_shortcut<int64_t>(cmd, "--seed", "train.seed", "Override train.seed");
+      o->config.add_shortcut<std::string>(cmd, "--device", "encoder.device", "Override encoder.device (cpu | cuda | cuda:N)");
       return [o] {
-        RunConfig cfg = load_run_config(o->config);
+        const RunConfig cfg = o->config.load();
         // Claimed before the compute; only rank 0 writes (every rank holds the same model).
         std::optional<OutputFolder> out;
-        if (dist::is_main()) out.emplace(o->out, "train", std::vector<std::filesystem::path>{o->data, o->config}, "model.pt");
-        if (o->epochs > 0) cfg.train.epochs = o->epochs;
-        if (o->seed >= 0) cfg.train.seed = uint64_t(o->seed);
-        if (!o->device.empty()) cfg.encoder.device = o->device;
+        if (dist::is_main()) out.emplace(o->out, "train", std::vector<std::filesystem::path>{o->data, o->config.file}, "model.pt");
         auto sections = load_store_sections(o->data, o->train);
         std::vector<const PreparedSection*> ptrs;
         for (auto& s : sections) ptrs.push_back(&s);
@@ -62,11 +58,7 @@ CommandRegistrar reg(
         }
         if (!dist::is_main()) return 0;  // every rank holds the same model; rank 0 writes it
         r.bundle.marker_sets = store_marker_sets(o->data);
-        save_model_bundle(out->temp(), r.bundle);
-        if (ridge) save_stacked_ridge(out->temp(), *ridge);
-        save_key_index(out->temp(), r.bundle);
-        write_train_log(out->temp() / "train_log.csv", r.log);
-        write_checksum_list(out->temp());  // predict verifies it
+        write_model_folder(out->temp(), r.bundle, ridge, r.log);
         out->commit();
         spdlog::info("train: {} spots, {} epochs in {:.1f}s; loss {:.4f} -> {:.4f}; model in {}",
                      r.bundle.key_embeddings.size(0), r.log.size(), r.seconds, r.log.front().loss,

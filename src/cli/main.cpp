@@ -25,6 +25,26 @@ std::vector<CommandInfo>& command_registry() {
 }
 }  // namespace hiscmcl::cli
 
+namespace {
+
+// --threads for our pool, LibTorch and OpenCV alike; false (with the message) when out of range.
+bool use_threads(int threads) {
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  // Threads are created one by one; a typo such as 100000 would hang for minutes before any output.
+  if (threads < 0 || threads > 8 * cores) {
+    spdlog::error("--threads {}: must be between 1 and {} (8 x the {} cores here); 0 or none means all cores",
+                  threads, 8 * cores, cores);
+    return false;
+  }
+  const int n = threads > 0 ? threads : cores;
+  hiscmcl::set_num_threads(n);
+  at::set_num_threads(n);  // LibTorch starts with 1 thread here unless told
+  cv::setNumThreads(n);
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace hiscmcl;
   restart_with_better_blas_kernels(argv);  // first: OpenBLAS reads its kernel choice only at load
@@ -66,17 +86,7 @@ int main(int argc, char** argv) {
   }
 
   set_verbosity(quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal);
-  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  // Threads are created one by one; a typo such as 100000 would hang for minutes before any output.
-  if (threads < 0 || threads > 8 * cores) {
-    spdlog::error("--threads {}: must be between 1 and {} (8 x the {} cores here); 0 or none means all cores",
-                  threads, 8 * cores, cores);
-    return 2;
-  }
-  int n = threads > 0 ? threads : cores;
-  set_num_threads(n);
-  at::set_num_threads(n);  // LibTorch starts with 1 thread here unless told
-  cv::setNumThreads(n);
+  if (!use_threads(threads)) return 2;
 
   try {
     for (size_t i = 0; i < runners.size(); ++i) {

@@ -7,9 +7,11 @@
 #include <utility>
 
 #include "common/feature_matrix.h"
-#include "data/normalize.h"
 
 namespace hiscmcl {
+
+// Expression normalisation (data/normalize.h does it).
+enum class Normalization { per_spot, per_gene_compat, per_spot_ln };
 
 enum class Fusion { hierarchical, multiscale, spot };
 enum class SpotContext { batch, spatial };
@@ -17,7 +19,7 @@ enum class TrainMode { frozen, end_to_end };
 enum class Distance { L1, L2 };
 enum class KeyContext { compat, per_section, averaged };
 enum class Weighting { inverse_square, softmax };
-enum class Predictor { retrieval, regression, stacked };
+enum class PredictorKind { retrieval, regression, stacked };
 enum class RetrievalKeys { expression, image, both };
 enum class ImageNorm { imagenet, none };
 enum class KeyIndexKind { flat, ivf };
@@ -40,8 +42,8 @@ HISCMCL_CHOICES(Distance, {Distance::L1, "L1"}, {Distance::L2, "L2"});
 HISCMCL_CHOICES(KeyContext, {KeyContext::compat, "compat"}, {KeyContext::per_section, "per_section"},
                 {KeyContext::averaged, "averaged"});
 HISCMCL_CHOICES(Weighting, {Weighting::inverse_square, "inverse_square"}, {Weighting::softmax, "softmax"});
-HISCMCL_CHOICES(Predictor, {Predictor::retrieval, "retrieval"}, {Predictor::regression, "regression"},
-                {Predictor::stacked, "stacked"});
+HISCMCL_CHOICES(PredictorKind, {PredictorKind::retrieval, "retrieval"}, {PredictorKind::regression, "regression"},
+                {PredictorKind::stacked, "stacked"});
 HISCMCL_CHOICES(RetrievalKeys, {RetrievalKeys::expression, "expression"}, {RetrievalKeys::image, "image"},
                 {RetrievalKeys::both, "both"});
 HISCMCL_CHOICES(ImageNorm, {ImageNorm::imagenet, "imagenet"}, {ImageNorm::none, "none"});

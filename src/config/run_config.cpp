@@ -275,9 +275,9 @@ void validate(const RunConfig& c, const std::string& source) {
   if (p.regions < 0 || p.regions > 20) fail("predict.regions must be 0 (none) to 20");
   if (p.stack_weight != -1.0 && !(p.stack_weight >= 0 && p.stack_weight <= 1))
     fail("predict.stack_weight must be -1 (fitted per gene) or between 0 and 1");
-  if (p.predictor == Predictor::regression && !m.regression_head)
+  if (p.predictor == PredictorKind::regression && !m.regression_head)
     fail("predict.predictor = \"regression\" needs model.regression_head = true");
-  if (p.predictor == Predictor::stacked && c.train.mode == TrainMode::end_to_end)
+  if (p.predictor == PredictorKind::stacked && c.train.mode == TrainMode::end_to_end)
     fail("predict.predictor = \"stacked\" (the default) blends retrieval with a ridge on the cached features, "
          "which an end-to-end model does not read: set predict.predictor = \"retrieval\" (as configs/reference.toml "
          "does), or train.mode = \"frozen\"");
@@ -329,6 +329,43 @@ RunConfig load_run_config(const std::filesystem::path& path) {
 }
 
 RunConfig run_config_from_json(const json& j, const std::string& source) { return from_json_checked(j, source); }
+
+RunConfig with_overrides(const RunConfig& c, const std::vector<std::string>& sets) {
+  if (sets.empty()) return c;
+  json j = to_json(c);
+  for (const std::string& set : sets) {
+    const size_t eq = set.find('='), dot = set.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 || dot + 1 == eq)
+      throw InputError("--set " + set, "expected table.key=value, e.g. predict.k=50");
+    const std::string table = set.substr(0, dot), key = set.substr(dot + 1, eq - dot - 1), text = set.substr(eq + 1);
+    static const std::vector<std::string> tables = {"encoder", "model", "loss", "train", "predict", "data"};
+    if (std::find(tables.begin(), tables.end(), table) == tables.end()) unknown_key("--set " + set, "", table, tables);
+    json value;
+    try {
+      value = toml_to_json(*toml::parse("v = " + text)["v"].node());
+    } catch (const toml::parse_error&) {
+      value = text;  // a bare word: a choice's name
+    }
+    j[table][key] = value;  // an unknown key is refused below, with the nearest valid one
+  }
+  std::string source = "--set";
+  for (const auto& s : sets) source += " " + s;
+  return from_json_checked(j, source);
+}
+
+RunConfig with_predict_overrides(const RunConfig& trained, const std::vector<std::string>& sets,
+                                 const std::string& model) {
+  static const std::vector<std::string> fixed = {"keys", "key_context", "key_chunk", "key_rounds", "ridge_alpha"};
+  for (const std::string& set : sets) {
+    const std::string key = set.substr(0, set.find('='));
+    if (key.rfind("predict.", 0) != 0)
+      throw InputError("--set " + set, "predict takes only predict.* settings; " + key +
+                                           " is fixed when the model is trained (" + model + ")");
+    if (std::find(fixed.begin(), fixed.end(), key.substr(8)) != fixed.end())
+      throw InputError("--set " + set, key + " is fixed when the model is trained (" + model + "); train again to change it");
+  }
+  return with_overrides(trained, sets);
+}
 
 json to_json(const RunConfig& c) {
   json j;

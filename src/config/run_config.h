@@ -20,7 +20,7 @@ namespace hiscmcl {
 
 // X(type, name, default). Comments are C-style: these are macro continuation lines.
 #define HISCMCL_ENCODER_FIELDS(X)                                                           \
-  X(std::string, name, "histo")      /* histo | resnet18 | resnet50 | densenet121 | torchscript:<file> */ \
+  X(std::string, name, "histo")      /* histo | resnet18 | resnet50 | densenet121 | small_cnn | torchscript:<file> */ \
   X(std::string, weights, "")        /* CNN weight file ("" = seeded random init) */         \
   X(double, spot_fov, 1.0)           /* spot crop side, in spot diameters */                 \
   X(double, neighbourhood_fov, 3.0)  /* neighbourhood crop side, in spot diameters */        \
@@ -80,7 +80,7 @@ namespace hiscmcl {
   X(int, key_rounds, 8)              /* key_context = averaged: random chunkings averaged */  \
   X(Weighting, weighting, Weighting::inverse_square)                                         \
   X(double, softmax_temperature, 0.0) /* 0: the model's learned temperature */               \
-  X(Predictor, predictor, Predictor::stacked)                                                \
+  X(PredictorKind, predictor, PredictorKind::stacked)                                        \
   X(double, ridge_alpha, 0.0)        /* 0: chosen by leave-one-section-out over a grid */    \
   X(bool, centre_sections, true)     /* retrieved expression without section gene means */   \
   X(RetrievalKeys, keys, RetrievalKeys::image) /* what a query image embedding is compared with */ \
@@ -140,6 +140,15 @@ RunConfig parse_run_config_toml(const std::string& toml_text, const std::string&
 RunConfig run_config_from_json(const nlohmann::json& j, const std::string& source = "model.json");
 nlohmann::json to_json(const RunConfig& c);
 
+// `--set table.key=value` (repeatable) over a config: the one place every command-line override
+// goes through, validated as a config file is (unknown keys name the nearest valid one). A value
+// is read as TOML (numbers, true/false, "strings"); a bare word is a string (predict.index=ivf).
+RunConfig with_overrides(const RunConfig& c, const std::vector<std::string>& sets);
+// Over a trained model's config: only predict.* settings that act when predicting; the ones fixed
+// at training (keys, key_context, key_chunk, key_rounds, ridge_alpha) are refused naming `model`.
+RunConfig with_predict_overrides(const RunConfig& trained, const std::vector<std::string>& sets,
+                                 const std::string& model);
+
 // configs/default.toml as built into the binary, parsed.
 RunConfig default_run_config();
 const std::string& default_config_toml();
@@ -148,7 +157,7 @@ const std::string& default_config_toml();
 void validate(const RunConfig& c, const std::string& source);
 
 // The settings each stage's output depends on, for cache keys: a changed value here means that
-// stage must be recomputed (pipeline/stage_key.h hashes them).
+// stage must be recomputed (common/stage_key.h hashes them).
 nlohmann::json embed_settings(const EncoderConfig& e, uint64_t seed);
 nlohmann::json train_settings(const RunConfig& c);    // encoder, model, loss, train, data
 nlohmann::json predict_settings(const RunConfig& c);  // predict, data.eval_norm

@@ -8,10 +8,9 @@
 #include <string>
 
 #include "common/matrix.h"
+#include "config/choices.h"  // enum Normalization: a config choice, read and checked there
 
 namespace hiscmcl {
-
-enum class Normalization { per_spot, per_gene_compat, per_spot_ln };
 
 Normalization parse_normalization(const std::string& name);  // throws std::invalid_argument
 std::string to_string(Normalization n);

@@ -92,8 +92,7 @@ std::vector<FoldOutcome> run_folds(const CvContext& ctx, const std::vector<Fold>
 
 CvResult run_cross_validation(const CvOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  RunConfig cfg = opt.run_config ? *opt.run_config : load_run_config(opt.config);
-  if (opt.epochs > 0) cfg.train.epochs = opt.epochs;
+  const RunConfig cfg = opt.run_config ? *opt.run_config : load_run_config(opt.config);
   // A folder that is new, empty or an earlier cv's (resumed); one run at a time writes it.
   check_output_folder(opt.out, "cv", {opt.manifest, opt.data_root, opt.config}, "data/summary.json");
   std::optional<FolderLock> lock;

@@ -26,7 +26,6 @@ struct CvOptions {
   std::vector<std::string> marker_sets, add_genes;  // markers added to the panel (pipeline/prepare.h)
   bool allow_missing_genes = false;
   bool allow_missing_spots = false;  // as well as the manifest sections that say so
-  int epochs = 0;              // > 0 overrides the config
   int heatmap_genes = 4;
   std::string title;
   std::optional<RunConfig> run_config;  // used instead of reading `config` when set

@@ -1,5 +1,7 @@
 #include "pipeline/cv_outputs.h"
 
+#include <optional>
+
 #include <algorithm>
 #include <functional>
 #include <iomanip>
@@ -30,12 +32,12 @@ constexpr const char* kRetrievalAloneLabel = "retrieval alone (the paper's predi
 
 std::string method_label(const PredictConfig& p) {
   switch (p.predictor) {
-    case Predictor::regression: return "HisCMCL (regression head)";
-    case Predictor::stacked:
+    case PredictorKind::regression: return "HisCMCL (regression head)";
+    case PredictorKind::stacked:
       if (p.stack_weight == 0.5) return "HisCMCL (retrieval + ridge, averaged)";
       if (p.stack_weight < 0) return "HisCMCL (retrieval + ridge, per-gene blend)";
       return "HisCMCL (retrieval + ridge, weight " + json(p.stack_weight).dump() + " on retrieval)";
-    case Predictor::retrieval: break;
+    case PredictorKind::retrieval: break;
   }
   return "HisCMCL (retrieval)";
 }
@@ -130,35 +132,104 @@ json marker_metrics(const CvContext& ctx, const json& results, std::vector<Marke
   return out;
 }
 
+// The metrics of an earlier run whose outputs are complete and made from the same inputs.
+std::optional<json> up_to_date_metrics(const CvContext& ctx, const std::string& run_key) {
+  const fs::path metrics_file = ctx.out / "metrics.json";
+  if (!fs::exists(metrics_file) || !fs::exists(ctx.out / "per_gene.csv") || !fs::exists(ctx.out / "report.html"))
+    return std::nullopt;
+  try {
+    json kept = json::parse(read_text_file(metrics_file));
+    if (kept.value("run_key", "") == run_key) return kept;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+// How well the predicted sd ranks the errors, by section and on average.
+json uncertainty_metrics(const json& results) {
+  json out = {{"sections", json::object()}};
+  std::vector<double> u;
+  for (auto& [id, r] : results.items()) {
+    const json v = r.value("uncertainty_spearman", json());
+    out["sections"][id] = v;
+    u.push_back(number_or_nan(v));
+  }
+  out["mean"] = json_number(mean_sd(u).mean);
+  out["what"] = "per-gene Spearman between layers/sd and |prediction - truth|, mean over genes";
+  return out;
+}
+
+// Every fold's held-out sections' results, its stage keys and its loss curve.
+struct FoldsGathered {
+  json results = json::object();  // by held-out section
+  json fold_keys = json::object();
+  std::vector<LossCurve> curves;
+};
+
+FoldsGathered gather_folds(const std::vector<FoldOutcome>& folds) {
+  FoldsGathered g;
+  for (auto& f : folds) {
+    for (auto it = f.result["sections"].begin(); it != f.result["sections"].end(); ++it) g.results[it.key()] = *it;
+    g.fold_keys[f.name] = {{"key", f.key}, {"model_key", f.model_key}};
+    LossCurve c{"fold " + f.name, {}};
+    for (auto& p : f.result["loss"]) c.points.emplace_back(p[0].get<double>(), number_or_nan(p[1]));
+    g.curves.push_back(c);
+  }
+  return g;
+}
+
+std::string per_gene_csv_header() {
+  std::string h = "section,gene,symbol,pcc,p_value,mean,variance";
+  for (const auto& b : ridge_baselines()) h += "," + std::string(b.key) + "_pcc";
+  return h + "\n";
+}
+
+// One held-out section's rows of per_gene.csv; returns its per-gene PCC and p-values.
+SectionMetrics per_gene_rows(const CvContext& ctx, const std::string& id, const json& r, std::ostream& csv) {
+  const auto& genes = ctx.sections.front().genes;
+  SectionMetrics sm;
+  for (size_t g = 0; g < genes.size(); ++g) {
+    sm.pcc.push_back(number_or_nan(r["pcc"][g]));
+    sm.p_value.push_back(number_or_nan(r["p_value"][g]));
+    csv << id << "," << genes[g] << "," << ctx.symbols[g] << "," << sm.pcc.back() << "," << sm.p_value.back() << ","
+        << r["truth_mean"][g].get<double>() << "," << r["truth_var"][g].get<double>();
+    for (const auto& b : ridge_baselines()) csv << "," << number_or_nan(r[std::string(b.key) + "_pcc"][g]);
+    csv << "\n";
+  }
+  return sm;
+}
+
+// The report's header: what ran, on what, for how long.
+void describe_run(ReportInput& report, const CvContext& ctx, const CvReportInfo& info) {
+  const RunConfig& cfg = ctx.cfg;
+  report.title = info.title;
+  report.config_name = cfg.name;
+  report.dataset = info.dataset;
+  report.n_genes = int64_t(ctx.sections.front().genes.size());
+  report.wall_seconds = info.wall_seconds;
+  report.extra_summary = {
+      {"split", info.split == CvSplit::loso ? "leave one section out" : "leave one patient out"},
+      {"encoder", cfg.encoder.name},
+      {"fusion", choice_name(cfg.model.fusion)},
+      {"epochs", std::to_string(cfg.train.epochs)},
+      {"retrieval", "top-" + std::to_string(cfg.predict.k) + ", " + choice_name(cfg.predict.distance)}};
+}
+
 }  // namespace
 
 json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& folds, const CvReportInfo& info) {
   const std::string run_key = stage_key(run_inputs(ctx, folds, info));
   const fs::path metrics_file = ctx.out / "metrics.json";
-  if (fs::exists(metrics_file) && fs::exists(ctx.out / "per_gene.csv") && fs::exists(ctx.out / "report.html")) {
-    try {
-      json kept = json::parse(read_text_file(metrics_file));
-      if (kept.value("run_key", "") == run_key) {
-        spdlog::info("cv: every fold and the report are up to date; nothing rewritten");
-        return kept;
-      }
-    } catch (const std::exception&) {
-    }
+  if (std::optional<json> kept = up_to_date_metrics(ctx, run_key)) {
+    spdlog::info("cv: every fold and the report are up to date; nothing rewritten");
+    return *kept;
   }
   const auto& genes = ctx.sections.front().genes;
-  json results = json::object();  // by held-out section
-  json fold_keys = json::object();
-  std::vector<LossCurve> curves;
-  for (auto& f : folds) {
-    for (auto it = f.result["sections"].begin(); it != f.result["sections"].end(); ++it) results[it.key()] = *it;
-    fold_keys[f.name] = {{"key", f.key}, {"model_key", f.model_key}};
-    LossCurve c{"fold " + f.name, {}};
-    for (auto& p : f.result["loss"]) c.points.emplace_back(p[0].get<double>(), number_or_nan(p[1]));
-    curves.push_back(c);
-  }
+  const FoldsGathered gathered = gather_folds(folds);
+  const json& results = gathered.results;
 
   json metrics = {{"split", choice_name(info.split)}, {"n_genes", genes.size()}, {"config", to_json(ctx.cfg)},
-                  {"sections", json::object()}, {"folds", fold_keys}, {"run_key", run_key}};
+                  {"sections", json::object()}, {"folds", gathered.fold_keys}, {"run_key", run_key}};
   const auto& baselines = ridge_baselines();
   std::vector<Samples> bv(baselines.size());
   ReportInput report;
@@ -184,9 +255,7 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   Samples mv;
   std::vector<SectionMetrics> per_section;
   std::ostringstream csv;
-  csv << "section,gene,symbol,pcc,p_value,mean,variance";
-  for (const auto& b : baselines) csv << "," << b.key << "_pcc";
-  csv << "\n";
+  csv << per_gene_csv_header();
   csv.precision(6);
   for (auto& s : ctx.sections) {
     if (!results.contains(s.id)) continue;
@@ -201,30 +270,12 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
       metrics["components"][kRetrievalAloneKey]["sections"][s.id] = r[kRetrievalAloneKey];
       methods[1].sections.push_back(metrics_row(s.id, r[kRetrievalAloneKey], rv));
     }
-    SectionMetrics sm;
-    for (size_t g = 0; g < genes.size(); ++g) {
-      sm.pcc.push_back(number_or_nan(r["pcc"][g]));
-      sm.p_value.push_back(number_or_nan(r["p_value"][g]));
-      csv << s.id << "," << genes[g] << "," << ctx.symbols[g] << "," << sm.pcc.back() << "," << sm.p_value.back()
-          << "," << r["truth_mean"][g].get<double>() << "," << r["truth_var"][g].get<double>();
-      for (const auto& b : baselines) csv << "," << number_or_nan(r[std::string(b.key) + "_pcc"][g]);
-      csv << "\n";
-    }
-    per_section.push_back(sm);
+    per_section.push_back(per_gene_rows(ctx, s.id, r, csv));
     report.section_names.push_back(s.id);
     for (auto& h : r["heatmaps"]) report.heatmaps.push_back({s.id, h["gene"], h["path"]});
+    if (r.contains("viewer")) report.viewers.push_back({s.id, r["viewer"].get<std::string>()});
   }
-  {
-    std::vector<double> u;
-    metrics["uncertainty"]["sections"] = json::object();
-    for (auto& [id, r] : results.items()) {
-      const json v = r.value("uncertainty_spearman", json());
-      metrics["uncertainty"]["sections"][id] = v;
-      u.push_back(number_or_nan(v));
-    }
-    metrics["uncertainty"]["mean"] = json_number(mean_sd(u).mean);
-    metrics["uncertainty"]["what"] = "per-gene Spearman between layers/sd and |prediction - truth|, mean over genes";
-  }
+  metrics["uncertainty"] = uncertainty_metrics(results);
   if (!ctx.markers.empty()) {
     metrics["markers"] = marker_metrics(ctx, results, report.markers);
     metrics["n_markers"] = metrics["markers"]["genes"].size();  // of n_genes, scored with them
@@ -235,22 +286,11 @@ json write_cv_outputs(const CvContext& ctx, const std::vector<FoldOutcome>& fold
   metrics["wall_seconds"] = info.wall_seconds;
   metrics = json_clean(metrics);
 
-  const RunConfig& cfg = ctx.cfg;
-  report.title = info.title;
-  report.config_name = cfg.name;
-  report.dataset = info.dataset;
+  describe_run(report, ctx, info);
   report.n_sections = int64_t(methods[0].sections.size());
-  report.n_genes = int64_t(genes.size());
-  report.wall_seconds = info.wall_seconds;
-  report.extra_summary = {
-      {"split", info.split == CvSplit::loso ? "leave one section out" : "leave one patient out"},
-      {"encoder", cfg.encoder.name},
-      {"fusion", choice_name(cfg.model.fusion)},
-      {"epochs", std::to_string(cfg.train.epochs)},
-      {"retrieval", "top-" + std::to_string(cfg.predict.k) + ", " + choice_name(cfg.predict.distance)}};
   report.methods = methods;
   report.top_genes = rank_genes_by_log10p(ctx.symbols, per_section, 20);
-  report.loss_curves = curves;
+  report.loss_curves = gathered.curves;
   // metrics.json last: its run key marks the outputs complete.
   write_text_file(ctx.out / "per_gene.csv", csv.str());
   write_report_html(ctx.out / "report.html", report);

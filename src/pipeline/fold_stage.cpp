@@ -10,7 +10,7 @@
 #include "common/atomic_output.h"
 #include "common/checksums.h"
 #include "common/error.h"
-#include "common/output_folder.h"
+#include "pipeline/model_folder.h"
 #include "common/crash_point.h"
 #include "common/file_names.h"
 #include "common/log.h"
@@ -20,12 +20,16 @@
 #include "eval/heatmap.h"
 #include "eval/metrics.h"
 #include "io/h5ad.h"
+#include "io/spatial_image.h"
 #include "io/slide_image.h"
 #include "pipeline/json_numbers.h"
+#include "pipeline/slide_viewer.h"
 #include "pipeline/stage_record.h"
 #include "predict/baseline_features.h"
 #include "predict/gene_blend.h"
+#include "predict/predictor.h"
 #include "predict/retrieval_predictor.h"
+#include "predict/stacked_predictor.h"
 #include "predict/stacked_ridge.h"
 #include "train/end_to_end.h"
 #include "train/trainer.h"
@@ -99,9 +103,7 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   }
   if (!why) {
     spdlog::info("cv: fold {}: reusing its trained model", fold.name);
-    FoldModel m{load_model_bundle(model_dir), record.extra, load_stacked_ridge(model_dir)};
-    set_predict_config(m.bundle, ctx.cfg.predict);  // prediction settings are the run's, not the model's
-    return m;
+    return FoldModel{load_model_bundle(model_dir), record.extra, load_stacked_ridge(model_dir)};
   }
   spdlog::info("cv: fold {}: training ({})", fold.name, *why);
   const TrainingSections train = training_sections(ctx, fold);
@@ -114,14 +116,9 @@ FoldModel train_or_reuse(const CvContext& ctx, const Fold& fold, const json& inp
   for (auto& e : tr.log) m.extra["loss"].push_back({e.epoch, json_number(e.loss)});
   if (ctx.cfg.train.mode == TrainMode::frozen) m.stack = fit_stacked_ridge(m.bundle, train, ctx.cfg);
   AtomicPath out(model_dir);
-  fs::create_directories(out.temp());
-  write_output_marker(out.temp(), "train");  // a model folder as `train` writes it
-  save_model_bundle(out.temp(), m.bundle);
-  if (m.stack) save_stacked_ridge(out.temp(), *m.stack);
-  save_key_index(out.temp(), m.bundle);
-  write_train_log(out.temp() / "train_log.csv", tr.log);
-  write_stage_record(out.temp() / "stage.json", inputs, m.extra);  // inside: model and key appear together
-  write_checksum_list(out.temp());
+  write_model_folder(out.temp(), m.bundle, m.stack, tr.log, [&](const fs::path& dir) {
+    write_stage_record(dir / "stage.json", inputs, m.extra);  // inside: model and key appear together
+  });
   crash_point("train.model_uncommitted");
   out.commit();
   set_bundle_dir(m.bundle, model_dir);  // predicting next loads keys.ivf rather than building it again
@@ -261,23 +258,31 @@ json evaluate_held_out(const CvContext& ctx, const PreparedSection& s, const Spo
   const bool maps = ctx.cfg.predict.regions > 0 || ctx.heatmap_genes > 0 || !ctx.markers.empty();
   const HeatmapBackground bg = maps ? heatmap_background(*SlideImage::open(s.image.image_path)) : HeatmapBackground{};
   const json regions = write_regions(ctx, s, bg, pred, truth, p);
+  p.spatial_image = spatial_image_of(*SlideImage::open(s.image.image_path));  // uns/spatial for scanpy
   write_prepared_h5ad(ctx.out / "predictions" / (s.id + ".h5ad"), p);
+  {  // viewers/<id>/: the prediction over the slide, the measured value beside it
+    ViewerData view = viewer_data_of(p, truth);
+    if (ctx.symbols.size() == view.genes.size()) view.genes = ctx.symbols;
+    const std::string name = file_safe_name(s.id);
+    if (write_prediction_views(ctx.out / "viewers", name, s.image.image_path, view, false))
+      j["viewer"] = "viewers/" + name + "/index.html";
+  }
   j["gene_sets"] = gene_set_results(ctx, s, pred, baselines, truth);
   j["heatmaps"] = maps ? write_heatmaps(ctx, s, bg, m, pred, truth, j["gene_sets"]) : json::array();
   if (!regions.is_null()) j["heatmaps"].push_back(regions);
   return j;
 }
 
-// An end-to-end model sees the held-out section through its own trained trunk; the ridge baseline
-// keeps the configured encoder's features.
-SpotPrediction predict_section(const CvContext& ctx, ModelBundle& bundle, size_t i) {
-  RetrievalPredictor predictor(bundle);
+// What the fold's model sees of a held-out section: the cached features, or for an end-to-end
+// model its own trained trunk's (the ridge baselines keep the configured encoder's features).
+const SectionFeatures& query_features(const CvContext& ctx, const ModelBundle& bundle, size_t i,
+                                      std::optional<SectionFeatures>& own) {
+  if (ctx.cfg.train.mode != TrainMode::end_to_end) return ctx.features[i];
   const PreparedSection& s = ctx.sections[i];
-  if (ctx.cfg.train.mode != TrainMode::end_to_end) return predictor.predict_with_spread(s.pixel_xy, ctx.features[i]);
   auto trunk = bundle_encoder(bundle);
   auto image = SlideImage::open(s.image.image_path);
-  return predictor.predict_with_spread(
-      s.pixel_xy, embed_spots(*image, s.image.image_path, s.pixel_xy, s.image.spot_diameter_px, ctx.cfg.encoder, *trunk));
+  own = embed_spots(*image, s.image.image_path, s.pixel_xy, s.image.spot_diameter_px, ctx.cfg.encoder, *trunk);
+  return *own;
 }
 
 // The fair ridge as the model folder carries it, or fitted again when that was fitted under other
@@ -299,13 +304,12 @@ std::vector<RidgeModel> fold_ridges(const CvContext& ctx, const Fold& fold, Fold
   return out;
 }
 
-// predict.predictor = "stacked": the blend of the held-out sections (nullopt: retrieval alone).
-std::optional<GeneBlend> fold_blend(const CvContext& ctx, const Fold& fold, FoldModel& model) {
-  if (ctx.cfg.predict.predictor != Predictor::stacked) return std::nullopt;
-  auto blend = stack_blend(fair_ridge(ctx, fold, model), ctx.cfg.predict, ctx.sections[fold.test.front()].genes.size());
-  if (!blend)
-    spdlog::warn("cv: fold {}: one training section leaves nothing to fit the blend on: retrieval alone", fold.name);
-  return blend;
+// The fold's predictor under the run's prediction settings (not the ones the model was trained
+// under: a cv rerun with another predict.k reuses the models).
+std::unique_ptr<Predictor> fold_predictor(const CvContext& ctx, const Fold& fold, FoldModel& model) {
+  std::optional<StackedRidge> ridge;
+  if (ctx.cfg.predict.predictor == PredictorKind::stacked) ridge = fair_ridge(ctx, fold, model);
+  return make_predictor(model.bundle, ctx.cfg.predict, ridge, "cv: fold " + fold.name);
 }
 
 }  // namespace
@@ -336,24 +340,31 @@ FoldOutcome run_fold(const CvContext& ctx, const Fold& fold) {
   o.result.update(model.extra);
   const std::vector<RidgeModel> ridges = fold_ridges(ctx, fold, model);
   for (size_t b = 0; b < ridges.size(); ++b) o.result[std::string(ridge_baselines()[b].key) + "_alpha"] = ridges[b].alpha;
-  const std::optional<GeneBlend> blend = fold_blend(ctx, fold, model);
-  if (blend) {
-    o.result["blend_weight"] = blend->mean_weight();
-    spdlog::info("cv: fold {}: retrieval's mean weight in the per-gene blend {:.2f}", fold.name, blend->mean_weight());
+  std::unique_ptr<Predictor> predictor = fold_predictor(ctx, fold, model);
+  auto* stacked = dynamic_cast<StackedPredictor*>(predictor.get());  // cv also scores retrieval alone
+  if (stacked) {
+    o.result["blend_weight"] = stacked->blend().mean_weight();
+    spdlog::info("cv: fold {}: retrieval's mean weight in the per-gene blend {:.2f}", fold.name,
+                 stacked->blend().mean_weight());
   }
   for (size_t i : fold.test) {
     const auto& s = ctx.sections[i];
-    SpotPrediction pred = predict_section(ctx, model.bundle, i);
+    std::optional<SectionFeatures> own;
+    const SectionFeatures& features = query_features(ctx, model.bundle, i, own);
+    SpotPrediction pred;
+    std::optional<Matrix> retrieval_alone;
+    if (stacked) {
+      StackedPredictor::Parts parts = stacked->predict_parts(s.pixel_xy, features);
+      pred = {std::move(parts.blended), std::move(parts.retrieval.sd)};
+      retrieval_alone = std::move(parts.retrieval.mean);
+    } else {
+      pred = predictor->predict(s.pixel_xy, features);
+    }
     std::vector<BaselinePrediction> baselines;
     for (size_t b = 0; b < ridges.size(); ++b) {
       const BaselineSpec& spec = ridge_baselines()[b];
       baselines.push_back({&spec, predict_ridge(ridges[b], baseline_features(s.pixel_xy, ctx.features[i], spec.inputs,
                                                                               context_sizes(ctx.cfg.model)))});
-    }
-    std::optional<Matrix> retrieval_alone;
-    if (blend) {
-      retrieval_alone = std::move(pred.mean);
-      pred.mean = apply_gene_blend(*blend, *retrieval_alone, baselines.front().pred);  // front: the fair ridge
     }
     o.result["sections"][s.id] = evaluate_held_out(ctx, s, pred, baselines, retrieval_alone);
   }

@@ -14,29 +14,19 @@ namespace fs = std::filesystem;
 
 namespace hiscmcl {
 
-Matrix RetrievalPredictor::image_embeddings(const std::vector<std::array<double, 2>>& pixel_xy,
-                                            const SectionFeatures& features) {
+Matrix query_embeddings(ModelBundle& bundle, const std::vector<std::array<double, 2>>& pixel_xy,
+                        const SectionFeatures& features) {
   PreparedSection query;
   query.id = "query";
   query.pixel_xy = pixel_xy;
   query.array_xy.assign(pixel_xy.size(), {0.0, 0.0});
   query.spot_ids.assign(pixel_xy.size(), "");
-  FeatureTensors t = build_feature_tensors({&query}, {features}, bundle_.stats, bundle_.config, false);
-  return to_matrix(hiscmcl::image_embeddings(bundle_.model, t, bundle_.config));
+  FeatureTensors t = build_feature_tensors({&query}, {features}, bundle.stats, bundle.config, false);
+  return to_matrix(hiscmcl::image_embeddings(bundle.model, t, bundle.config));
 }
 
-Matrix RetrievalPredictor::predict(const std::vector<std::array<double, 2>>& pixel_xy,
-                                   const SectionFeatures& features) {
-  return predict_with_spread(pixel_xy, features).mean;
-}
-
-SpotPrediction RetrievalPredictor::predict_with_spread(const std::vector<std::array<double, 2>>& pixel_xy,
-                                                       const SectionFeatures& features) {
-  std::vector<SpotPrediction> parts;
-  parts.push_back(predict_member(pixel_xy, features));
-  for (auto& m : bundle_.members) parts.push_back(RetrievalPredictor(m).predict_member(pixel_xy, features));
+SpotPrediction combine_members(std::vector<SpotPrediction> parts) {
   if (parts.size() == 1) return std::move(parts.front());
-  // Law of total variance: E[sd²] over members + Var[mean] over members.
   const double n = double(parts.size());
   SpotPrediction out{Matrix(parts[0].mean.rows, parts[0].mean.cols, 0.f), Matrix(parts[0].mean.rows, parts[0].mean.cols, 0.f)};
   for (size_t i = 0; i < out.mean.data.size(); ++i) {
@@ -53,22 +43,18 @@ SpotPrediction RetrievalPredictor::predict_with_spread(const std::vector<std::ar
   return out;
 }
 
-SpotPrediction RetrievalPredictor::predict_member(const std::vector<std::array<double, 2>>& pixel_xy,
-                                                  const SectionFeatures& features) {
-  Matrix q = image_embeddings(pixel_xy, features);
-  const PredictConfig& pc = bundle_.config.predict;
-  if (pc.predictor == Predictor::regression) {
-    torch::NoGradGuard no_grad;
-    Matrix y = to_matrix(bundle_.model->regress(to_tensor(q)));
-    return {y, Matrix(y.rows, y.cols, 0.f)};
-  }
+namespace {
+
+SpotPrediction retrieve(ModelBundle& member, const PredictConfig& pc, const std::vector<std::array<double, 2>>& pixel_xy,
+                        const SectionFeatures& features) {
+  Matrix q = query_embeddings(member, pixel_xy, features);
   double tau = 0;
   if (pc.weighting == Weighting::softmax)
-    tau = pc.softmax_temperature > 0 ? pc.softmax_temperature : bundle_.model->temperature();
-  Matrix values = to_matrix(bundle_.key_expression);
-  if (pc.centre_sections) values = centre_groups(values, bundle_.key_offsets);
-  const Matrix keys = to_matrix(bundle_.key_embeddings);
-  const std::unique_ptr<KeyIndex> index = key_index_for(bundle_, keys);
+    tau = pc.softmax_temperature > 0 ? pc.softmax_temperature : member.model->temperature();
+  Matrix values = to_matrix(member.key_expression);
+  if (pc.centre_sections) values = centre_groups(values, member.key_offsets);
+  const Matrix keys = to_matrix(member.key_embeddings);
+  const std::unique_ptr<KeyIndex> index = key_index_for(member, keys, pc);
   spdlog::debug("retrieval: {}", index->describe());
   if (pc.k > index->size()) {
     // The index clamps k to its size, so every reference spot votes: not the neighbourhood the
@@ -82,6 +68,21 @@ SpotPrediction RetrievalPredictor::predict_member(const std::vector<std::array<d
   out.mean = retrieval_predict(q, keys, values, *index, pc.k, parse_retrieval_distance(choice_name(pc.distance)),
                                nullptr, 1e-12, tau, &out.sd);
   return out;
+}
+
+}  // namespace
+
+SpotPrediction RetrievalPredictor::predict(const std::vector<std::array<double, 2>>& pixel_xy,
+                                           const SectionFeatures& features) {
+  std::vector<SpotPrediction> parts;
+  parts.push_back(retrieve(bundle_, pc_, pixel_xy, features));
+  for (auto& m : bundle_.members) parts.push_back(retrieve(m, pc_, pixel_xy, features));
+  return combine_members(std::move(parts));
+}
+
+std::string RetrievalPredictor::describe() const {
+  return "retrieval: top-" + std::to_string(pc_.k) + " of " + std::to_string(bundle_.key_embeddings.size(0)) +
+         " training spots, " + choice_name(pc_.distance) + ", " + choice_name(pc_.weighting);
 }
 
 ModelBundle without_training_section(const ModelBundle& b, size_t section) {
@@ -108,8 +109,7 @@ namespace {
 fs::path stored_index_path(const fs::path& model_dir) { return model_dir / "keys.ivf"; }
 }  // namespace
 
-std::unique_ptr<KeyIndex> key_index_for(const ModelBundle& bundle, const Matrix& keys) {
-  const PredictConfig& pc = bundle.config.predict;
+std::unique_ptr<KeyIndex> key_index_for(const ModelBundle& bundle, const Matrix& keys, const PredictConfig& pc) {
   if (pc.index == KeyIndexKind::flat) return make_flat_key_index(l2_normalised_rows(keys));
   const int nlist = pc.nlist > 0 ? int(std::min<int64_t>(pc.nlist, keys.rows)) : ivf_default_nlist(keys.rows);
   if (!bundle.dir.empty() && fs::exists(stored_index_path(bundle.dir))) {
@@ -125,7 +125,7 @@ std::unique_ptr<KeyIndex> key_index_for(const ModelBundle& bundle, const Matrix&
 void save_key_index(const fs::path& model_dir, const ModelBundle& bundle) {
   if (bundle.config.predict.index == KeyIndexKind::ivf) {
     const Matrix keys = to_matrix(bundle.key_embeddings);
-    key_index_for(bundle, keys)->save(stored_index_path(model_dir));
+    key_index_for(bundle, keys, bundle.config.predict)->save(stored_index_path(model_dir));
   }
   for (size_t m = 0; m < bundle.members.size(); ++m)
     save_key_index(member_dir(model_dir, m), bundle.members[m]);

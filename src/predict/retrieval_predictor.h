@@ -10,33 +10,22 @@
 #include "common/matrix.h"
 #include "io/section.h"
 #include "encoders/section_features.h"
+#include "predict/predictor.h"
 #include "train/model_bundle.h"
 
 namespace hiscmcl {
 
-// A prediction with its per-spot, per-gene uncertainty: the weighted sd of the retrieved
-// neighbours' expression around it; for an ensemble, the law of total variance over members (their
-// mean spread² plus the variance of their predictions). The regression predictor has only the
-// members' disagreement (0 for one model).
-struct SpotPrediction {
-  Matrix mean, sd;  // spots x genes
-};
-
-class RetrievalPredictor {
+// The paper's predictor over a model and the settings it runs under (k, distance, weighting,
+// centring, the key index). An ensemble bundle predicts the mean of its members' predictions.
+class RetrievalPredictor : public Predictor {
  public:
-  explicit RetrievalPredictor(ModelBundle& bundle) : bundle_(bundle) {}
-  // Query spots of one section: its pixel centres (for neighbour tokens) and features. An
-  // ensemble bundle predicts the mean of its members' predictions.
-  Matrix predict(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features);
-  SpotPrediction predict_with_spread(const std::vector<std::array<double, 2>>& pixel_xy,
-                                     const SectionFeatures& features);
-  // Member 0's image embeddings.
-  Matrix image_embeddings(const std::vector<std::array<double, 2>>& pixel_xy,
-                          const SectionFeatures& features);
+  RetrievalPredictor(ModelBundle& bundle, const PredictConfig& pc) : bundle_(bundle), pc_(pc) {}
+  SpotPrediction predict(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features) override;
+  std::string describe() const override;
 
  private:
-  SpotPrediction predict_member(const std::vector<std::array<double, 2>>& pixel_xy, const SectionFeatures& features);
   ModelBundle& bundle_;
+  PredictConfig pc_;
 };
 
 // The bundle with training section `section`'s keys left out, in every ensemble member: what
@@ -46,11 +35,11 @@ class RetrievalPredictor {
 ModelBundle without_training_section(const ModelBundle& bundle, size_t section);
 
 class KeyIndex;
-// The top-k search over a bundle's keys its predict config asks for: exact, or ivf, loaded from
-// the model folder's keys.ivf when that was made with the same number of lists, else built.
-std::unique_ptr<KeyIndex> key_index_for(const ModelBundle& bundle, const Matrix& keys);
-// Writes keys.ivf (and each member's) into model_dir when the bundle's config asks for ivf: the
-// index is built once, at training. Call before the model folder is committed.
+// The top-k search over a bundle's keys that `pc` asks for: exact, or ivf, loaded from the model
+// folder's keys.ivf when that was made with the same number of lists, else built.
+std::unique_ptr<KeyIndex> key_index_for(const ModelBundle& bundle, const Matrix& keys, const PredictConfig& pc);
+// Writes keys.ivf (and each member's) into model_dir when the bundle's training config asks for
+// ivf: the index is built once, at training. Call before the model folder is committed.
 void save_key_index(const std::filesystem::path& model_dir, const ModelBundle& bundle);
 
 }  // namespace hiscmcl

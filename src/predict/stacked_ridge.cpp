@@ -80,8 +80,8 @@ RidgeModel fit_section_ridge(const SectionRidgeData& data, double fixed_alpha) {
   return fit_ridge_cv(x, y, groups, kRidgeAlphas).model;
 }
 
-GeneBlend fit_section_blend(const ModelBundle& bundle, const TrainingSections& train, const SectionRidgeData& data,
-                            double alpha) {
+GeneBlend fit_section_blend(const ModelBundle& bundle, const PredictConfig& pc, const TrainingSections& train,
+                            const SectionRidgeData& data, double alpha) {
   if (train.sections.size() < 2) throw std::invalid_argument("stacked: fitting the blend needs two training sections");
   for (size_t j = 0; j < train.sections.size(); ++j)
     if (j >= bundle.train_sections.size() || bundle.train_sections[j] != train.sections[j]->id)
@@ -89,7 +89,7 @@ GeneBlend fit_section_blend(const ModelBundle& bundle, const TrainingSections& t
   std::vector<BlendSection> held_out;
   for (size_t j = 0; j < train.sections.size(); ++j) {
     ModelBundle others = without_training_section(bundle, j);
-    held_out.push_back({RetrievalPredictor(others).predict(train.sections[j]->pixel_xy, *train.features[j]),
+    held_out.push_back({RetrievalPredictor(others, pc).predict(train.sections[j]->pixel_xy, *train.features[j]).mean,
                         predict_ridge(fit_ridge(rows_except(data.designs, j), rows_except(data.targets, j), alpha),
                                       data.designs[j]),
                         data.targets[j]});
@@ -102,8 +102,8 @@ StackedRidge fit_stacked_ridge(const ModelBundle& bundle, const TrainingSections
   s.context = context_sizes(cfg.model);
   const SectionRidgeData data = section_ridge_data(train, BaselineInputs::crops_and_context, cfg);
   s.ridge = fit_section_ridge(data, cfg.predict.ridge_alpha);
-  if (cfg.predict.predictor == Predictor::stacked && cfg.predict.stack_weight < 0 && train.sections.size() >= 2)
-    s.blend = fit_section_blend(bundle, train, data, s.ridge.alpha).weight;
+  if (cfg.predict.predictor == PredictorKind::stacked && cfg.predict.stack_weight < 0 && train.sections.size() >= 2)
+    s.blend = fit_section_blend(bundle, cfg.predict, train, data, s.ridge.alpha).weight;
   s.predict_settings = predict_settings(cfg).dump();
   return s;
 }

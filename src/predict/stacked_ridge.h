@@ -49,8 +49,8 @@ ContextSizes context_sizes(const ModelConfig& m);
 Matrix eval_expression(const PreparedSection& s, Normalization eval_norm);
 SectionRidgeData section_ridge_data(const TrainingSections& train, BaselineInputs inputs, const RunConfig& cfg);
 RidgeModel fit_section_ridge(const SectionRidgeData& data, double fixed_alpha);
-GeneBlend fit_section_blend(const ModelBundle& bundle, const TrainingSections& train, const SectionRidgeData& data,
-                            double alpha);
+GeneBlend fit_section_blend(const ModelBundle& bundle, const PredictConfig& pc, const TrainingSections& train,
+                            const SectionRidgeData& data, double alpha);
 
 struct StackedRidge {
   RidgeModel ridge;                // the fair ridge (BaselineInputs::crops_and_context)

@@ -1,5 +1,5 @@
 // End-to-end training (train.mode = "end_to_end"): the CNN trunk named by encoder.name
-// (resnet18 | resnet50 | densenet121, weights from encoder.weights or seeded random init) is
+// (resnet18 | resnet50 | densenet121 | small_cnn, weights from encoder.weights or seeded random init) is
 // trained with the fusion, spot branch and heads under the contrastive loss (METHOD.md §7.4).
 //  - Crops of every training spot at every level the fusion uses are cut once and kept in memory
 //    (uint8, encoder input size: ~150 KB per spot and level at 224 px).

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/atomic_output.h"
+#include "common/file_sink.h"
 #include "common/error.h"
 
 namespace fs = std::filesystem;
@@ -42,7 +43,9 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
     save_model_bundle(member_dir(dir, m), b.members[m]);
   {
     AtomicPath p(dir / "model.pt");
-    torch::save(b.model, p.temp().string());
+    FileSink sink(p.temp());
+    torch::save(b.model, [&sink](const void* d, size_t n) { return sink.write(d, n); });
+    sink.finish();
     p.commit();
   }
   {
@@ -52,7 +55,9 @@ void save_model_bundle(const fs::path& dir, ModelBundle& b) {
       t.push_back(b.stats.mean[l]);
       t.push_back(b.stats.sd[l]);
     }
-    torch::save(t, p.temp().string());
+    FileSink sink(p.temp());
+    torch::save(t, [&sink](const void* d, size_t n) { return sink.write(d, n); });
+    sink.finish();
     p.commit();
   }
   if (b.trunk) {
@@ -112,10 +117,14 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     throw InputError(meta.string(), std::string("malformed: ") + e.what());
   }
   b.model = HisCMCLModel(b.shape, b.config);
+  fs::path reading = dir / "model.pt";  // the file a c10::Error below comes from
   try {
+    for (const char* name : {"model.pt", "tensors.pt"})
+      if (!fs::exists(dir / name)) throw InputError((dir / name).string(), "missing from the model folder (file not found)");
     torch::load(b.model, (dir / "model.pt").string());
     require_finite_weights(*b.model, dir / "model.pt");
     std::vector<torch::Tensor> t;
+    reading = dir / "tensors.pt";
     torch::load(t, (dir / "tensors.pt").string());
     if (t.size() != 2 + 2 * b.stats.levels.size())
       throw InputError((dir / "tensors.pt").string(),
@@ -132,9 +141,12 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     // rather than after a whole prediction.
     if (int64_t(b.genes.size()) != b.shape.n_genes || b.key_expression.dim() != 2 ||
         b.key_expression.size(1) != int64_t(b.genes.size()))
-      throw InputError(meta.string(), "lists " + std::to_string(b.genes.size()) + " genes but the model predicts " +
-                                          std::to_string(b.key_expression.dim() == 2 ? b.key_expression.size(1) : -1) +
-                                          " (model.json edited or from another model?)");
+      throw InputError(meta.string(), "its genes list has " + std::to_string(b.genes.size()) +
+                                          " genes and shape.n_genes says " + std::to_string(b.shape.n_genes) +
+                                          ", the model's reference expression (tensors.pt) has " +
+                                          (b.key_expression.dim() == 2 ? std::to_string(b.key_expression.size(1))
+                                                                       : std::string("no")) +
+                                          " gene columns: the three must agree (model.json edited or from another model?)");
     if (b.key_embeddings.dim() != 2 || b.key_embeddings.size(0) != b.key_expression.size(0))
       throw InputError((dir / "tensors.pt").string(), "retrieval keys and their expression differ in length");
     for (size_t l = 0; l < b.stats.levels.size(); ++l) {
@@ -143,12 +155,19 @@ ModelBundle load_model_bundle(const fs::path& dir) {
     }
     if (!trunk.empty()) {
       b.trunk = make_cnn_trunk(trunk);
+      reading = dir / "trunk.pt";
       load_cnn_weights(*b.trunk, (dir / "trunk.pt").string());
       require_finite_weights(*b.trunk, dir / "trunk.pt");
       b.trunk->eval();
     }
   } catch (const c10::Error& e) {
-    throw InputError(dir.string(), std::string("cannot load model weights: ") + e.what_without_backtrace());
+    // LibTorch's reason (a zip record not found, a bad pickle) says nothing a user can act on
+    // beyond "damaged"; its first line is kept for a bug report.
+    const std::string why = e.what_without_backtrace();
+    throw InputError(reading.string(), "damaged or not written by hiscmcl train (cannot be loaded: " +
+                                           why.substr(0, why.find('\n')) + "); train the model again");
+  } catch (const std::bad_alloc&) {
+    throw InputError(reading.string(), "damaged (a size in it is impossible); train the model again");
   }
   b.model->eval();
   b.dir = dir;
@@ -162,11 +181,6 @@ fs::path member_dir(const fs::path& dir, size_t m) { return dir / ("member_" + s
 void set_bundle_dir(ModelBundle& b, const fs::path& dir) {
   b.dir = dir;
   for (size_t m = 0; m < b.members.size(); ++m) set_bundle_dir(b.members[m], member_dir(dir, m));
-}
-
-void set_predict_config(ModelBundle& b, const PredictConfig& predict) {
-  b.config.predict = predict;
-  for (auto& m : b.members) set_predict_config(m, predict);
 }
 
 }  // namespace hiscmcl

@@ -50,9 +50,6 @@ struct ModelBundle {
   std::vector<std::string> marker_genes() const;  // of every set, in order, each once
 };
 
-// Prediction settings are the caller's, not fixed at training: this sets them on b and its members.
-void set_predict_config(ModelBundle& b, const PredictConfig& predict);
-
 void save_model_bundle(const std::filesystem::path& dir, ModelBundle& b);  // atomic folder
 // Where a bundle saved in dir keeps its ensemble member m (0-based): dir/member_<m + 1>.
 std::filesystem::path member_dir(const std::filesystem::path& dir, size_t m);

@@ -143,7 +143,7 @@ TEST(RunConfig, JsonRoundTripKeepsEveryField) {
   c.predict.distance = Distance::L2;
   c.predict.key_context = KeyContext::averaged;
   c.predict.weighting = Weighting::softmax;
-  c.predict.predictor = Predictor::regression;
+  c.predict.predictor = PredictorKind::regression;
   c.predict.keys = RetrievalKeys::both;
   c.data.eval_norm = Normalization::per_gene_compat;
   nlohmann::json j = to_json(c);

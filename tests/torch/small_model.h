@@ -14,7 +14,7 @@ inline RunConfig small_model_config(const std::string& fusion, const std::string
     throw std::invalid_argument("small_model_config: bad fusion or context");
   // The settings these tests were written for: one model, the paper's keys and predictor, no centring.
   c.train.ensemble = 1;
-  c.predict.predictor = Predictor::retrieval;
+  c.predict.predictor = PredictorKind::retrieval;
   c.predict.keys = RetrievalKeys::expression;
   c.predict.centre_sections = false;
   c.model.d_model = 32;

@@ -83,7 +83,7 @@ TEST(Cuda, EndToEndTrainingMatchesTheCpuAndPredicts) {
   auto enc = bundle_encoder(on_gpu.bundle);
   SectionFeatures f = embed_spots(*image, test.image.image_path, test.pixel_xy, test.image.spot_diameter_px,
                                   on_gpu.bundle.config.encoder, *enc);
-  Matrix y = RetrievalPredictor(on_gpu.bundle).predict(test.pixel_xy, f);
+  Matrix y = RetrievalPredictor(on_gpu.bundle, on_gpu.bundle.config.predict).predict(test.pixel_xy, f).mean;
   ASSERT_EQ(y.rows, test.n_spots());
   for (float v : y.data) ASSERT_TRUE(std::isfinite(v));
 }

@@ -81,8 +81,8 @@ TEST(EndToEnd, OneEpochOnCpuTrainsTheTrunkAndTheBundleCarriesIt) {
                                    loaded.config.encoder, *enc_b);
   ASSERT_EQ(fa.level("spot").rows, test.n_spots());
   EXPECT_EQ(fa.level("spot").to_matrix().data, fb.level("spot").to_matrix().data);
-  RetrievalPredictor pa(r.bundle), pb(loaded);
-  Matrix ya = pa.predict(test.pixel_xy, fa), yb = pb.predict(test.pixel_xy, fb);
+  RetrievalPredictor pa(r.bundle, r.bundle.config.predict), pb(loaded, loaded.config.predict);
+  Matrix ya = pa.predict(test.pixel_xy, fa).mean, yb = pb.predict(test.pixel_xy, fb).mean;
   ASSERT_EQ(ya.rows, test.n_spots());
   ASSERT_EQ(ya.cols, 30);
   EXPECT_EQ(ya.data, yb.data);

@@ -12,7 +12,9 @@
 #include "eval/metrics.h"
 #include "io/npy.h"
 #include "model/hiscmcl_model.h"
+#include "predict/predictor.h"
 #include "predict/retrieval_predictor.h"
+#include "predict/stacked_ridge.h"
 #include "small_model.h"
 #include "test_util.h"
 #include "train/model_bundle.h"
@@ -219,7 +221,7 @@ TEST(Training, RegressionHeadLearnsTheExpressionOfHeldOutSpots) {
   RunConfig c = small_config("spot", "batch");
   c.model.regression_head = true;
   c.loss.regression_weight = 1.0;
-  c.predict.predictor = Predictor::regression;
+  c.predict.predictor = PredictorKind::regression;
   c.train.epochs = 80;
   c.train.batch_size = 32;
   c.train.accumulation = 1;
@@ -228,8 +230,8 @@ TEST(Training, RegressionHeadLearnsTheExpressionOfHeldOutSpots) {
   std::vector<SectionFeatures> feats = {t.features[0], t.features[1]};
   auto mean_pcc = [&](const RunConfig& cfg) {
     TrainResult r = train_frozen(train, feats, cfg);
-    RetrievalPredictor p(r.bundle);
-    Matrix y = p.predict(t.sections[2].pixel_xy, t.features[2]);
+    auto p = make_predictor(r.bundle, cfg.predict, std::nullopt, "test");  // the regression head
+    Matrix y = p->predict(t.sections[2].pixel_xy, t.features[2]).mean;
     return evaluate_section(y, t.sections[2].expression).acg;
   };
   double real = mean_pcc(c);
@@ -247,9 +249,10 @@ TEST(Training, RegressionHeadLearnsTheExpressionOfHeldOutSpots) {
   save_model_bundle(dir.path, r.bundle);
   ModelBundle b = load_model_bundle(dir.path);
   ASSERT_TRUE(b.model->has_regression_head());
-  RetrievalPredictor pa(r.bundle), pb(b);
-  EXPECT_EQ(pa.predict(t.sections[2].pixel_xy, t.features[2]).data,
-            pb.predict(t.sections[2].pixel_xy, t.features[2]).data);
+  auto pa = make_predictor(r.bundle, c.predict, std::nullopt, "trained");
+  auto pb = make_predictor(b, c.predict, std::nullopt, "loaded");
+  EXPECT_EQ(pa->predict(t.sections[2].pixel_xy, t.features[2]).mean.data,
+            pb->predict(t.sections[2].pixel_xy, t.features[2]).mean.data);
 }
 
 TEST(SpotBranch, AveragedKeysMatchOneWholeChunkAndAverageSmallOnes) {
@@ -304,9 +307,9 @@ TEST(Training, EnsembleAveragesItsMembersAndSurvivesSaveLoad) {
   EXPECT_NEAR(ens.log.back().loss, 0.5 * (seed0.log.back().loss + seed1.log.back().loss), 1e-9);
 
   const auto& q = t.sections[2];
-  Matrix y0 = RetrievalPredictor(seed0.bundle).predict(q.pixel_xy, t.features[2]);
-  Matrix y1 = RetrievalPredictor(seed1.bundle).predict(q.pixel_xy, t.features[2]);
-  Matrix y = RetrievalPredictor(ens.bundle).predict(q.pixel_xy, t.features[2]);
+  Matrix y0 = RetrievalPredictor(seed0.bundle, seed0.bundle.config.predict).predict(q.pixel_xy, t.features[2]).mean;
+  Matrix y1 = RetrievalPredictor(seed1.bundle, seed1.bundle.config.predict).predict(q.pixel_xy, t.features[2]).mean;
+  Matrix y = RetrievalPredictor(ens.bundle, ens.bundle.config.predict).predict(q.pixel_xy, t.features[2]).mean;
   ASSERT_EQ(y.data.size(), y0.data.size());
   for (size_t i = 0; i < y.data.size(); ++i) ASSERT_NEAR(y.data[i], 0.5f * (y0.data[i] + y1.data[i]), 1e-5);
 
@@ -315,7 +318,7 @@ TEST(Training, EnsembleAveragesItsMembersAndSurvivesSaveLoad) {
   ModelBundle b = load_model_bundle(dir.path);
   ASSERT_EQ(b.members.size(), 1u);
   EXPECT_EQ(b.config.train.ensemble, 2);
-  EXPECT_EQ(RetrievalPredictor(b).predict(q.pixel_xy, t.features[2]).data, y.data);
+  EXPECT_EQ(RetrievalPredictor(b, b.config.predict).predict(q.pixel_xy, t.features[2]).mean.data, y.data);
 }
 
 TEST(Training, RetrievalKeysAreTheChosenEmbeddings) {

@@ -1,10 +1,11 @@
 // `predict` as a library call: expression of every spot of a new H&E image from a trained model,
 // at given spots or on a grid laid over the detected tissue. Writes, atomically as one folder:
 //   OUT/prediction.h5ad  X = predicted expression, layers["sd"] its per-spot uncertainty
-//                        (RetrievalPredictor's SpotPrediction), obs ids, coordinates and
+//                        (the Predictor's SpotPrediction), obs ids, coordinates and
 //                        <set>_score per marker set of the model, the categorical "region"
 //                        (k-means of the prediction), obsm["spatial"]
 //   OUT/prediction.csv   id,pixel_x,pixel_y,<genes...>,<set>_score...,region,sd_<genes...>
+//   OUT/predict_settings.json  the model, the predict settings and the predictor it ran under
 //   OUT/regions.png      the tissue regions over the H&E
 //   OUT/heatmap_<gene>.png        the chosen genes over the H&E
 //   OUT/heatmap_<set>_score.png   each marker set's score (mean z over its genes), drawn with the
@@ -27,6 +28,8 @@ struct SlidePredictionOptions {
   std::vector<std::string> genes;  // to draw; empty: the model's markers, else the `heatmaps` highest-mean genes
   int heatmaps = 4;
   int regions = -1;  // k-means regions of the prediction; -1: the model's predict.regions, 0: none
+  // "predict.key=value" settings over the model's own (`--set`); train-time ones are refused.
+  std::vector<std::string> settings;
 };
 
 struct SlidePredictionSummary {

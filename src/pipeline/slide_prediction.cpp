@@ -1,4 +1,6 @@
-#include "predict/slide_prediction.h"
+#include "pipeline/slide_prediction.h"
+
+#include <nlohmann/json.hpp>
 
 #include <optional>
 #include <algorithm>
@@ -18,9 +20,11 @@
 #include "eval/heatmap.h"
 #include "io/h5ad.h"
 #include "io/slide_image.h"
+#include "io/spatial_image.h"
 #include "io/spot_list.h"
-#include "predict/retrieval_predictor.h"
+#include "predict/predictor.h"
 #include "predict/stacked_ridge.h"
+#include "pipeline/slide_viewer.h"
 #include "predict/tissue_grid.h"
 #include "train/end_to_end.h"
 #include "train/model_bundle.h"
@@ -95,23 +99,17 @@ double spot_diameter(const SlidePredictionOptions& opt, const ModelBundle& bundl
   return bundle.spot_diameter_px;
 }
 
-// predict.predictor = "stacked": the blend with the model folder's ridge (nullopt: retrieval
-// alone, with a warning when the folder cannot stack: made before ridge.h5, or by end-to-end training).
-struct SlideStack {
-  StackedRidge ridge;
-  GeneBlend blend;
-};
-
-std::optional<SlideStack> slide_stack(const SlidePredictionOptions& opt, const ModelBundle& bundle) {
-  if (bundle.config.predict.predictor != Predictor::stacked) return std::nullopt;
-  std::optional<StackedRidge> ridge = load_stacked_ridge(opt.model);
-  std::optional<GeneBlend> blend = ridge ? stack_blend(*ridge, bundle.config.predict, bundle.genes.size()) : std::nullopt;
-  if (!blend) {
-    spdlog::warn("{}: predict.predictor = \"stacked\", but the model folder has no {}: this slide is predicted by "
-                 "retrieval alone", opt.model.string(), ridge ? "per-gene blend fitted under its settings" : "ridge.h5");
-    return std::nullopt;
-  }
-  return SlideStack{std::move(*ridge), std::move(*blend)};
+// What this prediction ran under, written beside it: the model, the settings, the predictor.
+std::string predict_settings_json(const SlidePredictionOptions& opt, const PredictConfig& pc, const Predictor& p) {
+  nlohmann::ordered_json j;
+  j["model"] = fs::absolute(opt.model).lexically_normal().string();
+  j["image"] = fs::absolute(opt.image).lexically_normal().string();
+  j["set"] = opt.settings;
+  j["predictor"] = p.describe();
+  RunConfig c;
+  c.predict = pc;
+  j["predict"] = to_json(c)["predict"];
+  return j.dump(1) + "\n";
 }
 
 }  // namespace
@@ -123,7 +121,11 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
     spdlog::warn("{}: no {} (a model folder written before checksum lists): its files are not verified",
                  opt.model.string(), kChecksumFile);
   ModelBundle bundle = load_model_bundle(opt.model);
-  const std::optional<SlideStack> stack = slide_stack(opt, bundle);
+  // The model's prediction settings, with the ones asked for on the command line.
+  const PredictConfig pc = with_predict_overrides(bundle.config, opt.settings, opt.model.string()).predict;
+  const std::optional<StackedRidge> ridge =
+      pc.predictor == PredictorKind::stacked ? load_stacked_ridge(opt.model) : std::nullopt;
+  std::unique_ptr<Predictor> predictor = make_predictor(bundle, pc, ridge, opt.model.string());
   std::vector<int64_t> chosen = genes_to_draw(opt, bundle);
   auto image = SlideImage::open(opt.image);
   const double diam = spot_diameter(opt, bundle, image->um_per_px());
@@ -135,14 +137,14 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   SectionFeatures f = embed_spots(*image, opt.image.string(), q.pixel_xy, diam, bundle.config.encoder, *encoder);
   // A frozen model read its training sections' features so; an end-to-end trunk's are its own.
   if (bundle.config.train.mode == TrainMode::frozen) apply_feature_norm(f, bundle.config.encoder.feature_norm, opt.image.string());
-  SpotPrediction predicted = RetrievalPredictor(bundle).predict_with_spread(q.pixel_xy, f);
-  if (stack) predicted.mean = stack_prediction(stack->ridge, stack->blend, predicted.mean, q.pixel_xy, f);
+  spdlog::info("predict: {}", predictor->describe());
+  SpotPrediction predicted = predictor->predict(q.pixel_xy, f);
   const Matrix& pred = predicted.mean;
   const std::vector<ObsColumn> scores = marker_set_scores(bundle, pred);
   const bool draw_markers = chosen.empty();  // no gene named: the model's markers and their scores
   if (draw_markers) chosen = panel_columns(bundle.genes, bundle.marker_genes());
   if (chosen.empty()) chosen = highest_mean_genes(pred, opt.heatmaps);
-  const int k = opt.regions >= 0 ? opt.regions : bundle.config.predict.regions;
+  const int k = opt.regions >= 0 ? opt.regions : pc.regions;
   const std::vector<int> regions = k > 0 ? cluster_regions(pred, k) : std::vector<int>();
   const std::vector<std::string> names = region_names(regions);
 
@@ -161,8 +163,10 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
   p.spread = predicted.sd;
   p.obs_columns = scores;
   if (!regions.empty()) p.obs_categoricals = {{"region", names, regions}};
+  p.spatial_image = spatial_image_of(*image);  // uns/spatial: scanpy's sc.pl.spatial draws over it
   write_prepared_h5ad(out.temp() / "prediction.h5ad", p);
   write_text_file(out.temp() / "prediction.csv", prediction_csv(q, predicted, bundle.genes, scores, regions));
+  write_text_file(out.temp() / "predict_settings.json", predict_settings_json(opt, pc, *predictor));
 
   HeatmapBackground bg = heatmap_background(*image);
   std::vector<cv::Point2d> pts = to_points(q.pixel_xy);
@@ -187,6 +191,7 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
                          p.id + "  " + std::to_string(names.size()) +
                              " tissue regions (k-means of the predicted expression)",
                          names);
+  write_prediction_views(out.temp(), "viewer", opt.image, viewer_data_of(p), true);  // viewer/, spots.geojson
   out.commit();
   return {int64_t(q.ids.size()), q.format, diam, drawn, score_names, int(names.size())};
 }
