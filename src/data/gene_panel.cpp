@@ -1,5 +1,7 @@
 #include "data/gene_panel.h"
 
+#include "io/text_file.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -19,13 +21,6 @@ namespace hiscmcl {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 // Per-gene sums of normalize_total(1e4) values (and their squares) over the spots.
 void normalized_moments(const SparseCounts& c, std::vector<double>& sum, std::vector<double>& sumsq,
@@ -68,7 +63,7 @@ std::vector<std::string> load_gene_panel(const fs::path& path) {
   if (path.extension() == ".npy") {
     genes = read_npy_strings(path);
     for (size_t i = 0; i < genes.size(); ++i) {
-      genes[i] = trim(genes[i]);
+      genes[i] = std::string(trim(genes[i]));
       where.push_back("entry " + std::to_string(i));
       if (genes[i].empty()) throw InputError(file, "empty gene name", where.back());
     }
@@ -78,7 +73,7 @@ std::vector<std::string> load_gene_panel(const fs::path& path) {
     std::string line;
     for (int lineno = 1; std::getline(f, line); ++lineno) {
       if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line = line.substr(3);  // BOM
-      std::string g = trim(line);
+      std::string g(trim(line));
       if (g.empty() || g[0] == '#') continue;
       if (g.find_first_of(" \t,") != std::string::npos)
         throw InputError(file, "expected one gene symbol per line, got '" + g + "'",

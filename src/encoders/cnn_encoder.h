@@ -1,5 +1,5 @@
 // Factories for the LibTorch-backed encoders, behind the torch-free Encoder interface.
-//   make_cnn_encoder("resnet18" | "resnet50" | "densenet121", opt): built-in trunk, random init
+//   make_cnn_encoder("resnet18" | "resnet50" | "densenet121" | "small_cnn", opt): built-in trunk, random init
 //     seeded by opt.seed or loaded from opt.weights; eval mode, batches of opt.batch_size,
 //     opt.device; CPU inference through oneDNN when opt.use_onednn.
 //   make_torchscript_encoder(path, opt): any traced model plus its side-car JSON

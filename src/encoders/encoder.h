@@ -1,6 +1,6 @@
 // One interface for every image encoder: crops in, one feature vector per crop out.
 // Implementations: histo (weight-free stain/colour/texture statistics), resnet18, resnet50,
-// densenet121 (LibTorch modules), torchscript:<file> (any traced model). No LibTorch here.
+// densenet121, small_cnn (LibTorch modules), torchscript:<file> (any traced model). No LibTorch here.
 #pragma once
 #include <memory>
 #include <opencv2/core.hpp>
@@ -34,7 +34,7 @@ class Encoder {
   virtual Matrix embed(const std::vector<cv::Mat>& crops) = 0;
 };
 
-// name: histo | resnet18 | resnet50 | densenet121 | torchscript:<file>. Throws InputError /
+// name: histo | resnet18 | resnet50 | densenet121 | small_cnn | torchscript:<file>. Throws InputError /
 // std::invalid_argument on an unknown name or unreadable weights.
 std::unique_ptr<Encoder> make_encoder(const std::string& name, const EncoderOptions& opt = {});
 

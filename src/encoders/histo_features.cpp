@@ -68,15 +68,6 @@ void add_quantiles(std::vector<float>& v, std::initializer_list<double> qs, cons
   }
 }
 
-const std::array<float, 256>& od_lut() {
-  static const std::array<float, 256> t = [] {
-    std::array<float, 256> v{};
-    for (int i = 0; i < 256; ++i) v[size_t(i)] = float(optical_density(uint8_t(i)));
-    return v;
-  }();
-  return t;
-}
-
 // cos, sin of OpenCV's 8-bit hue (degrees / 2, 0..179).
 const std::array<std::array<double, 2>, 256>& hue_lut() {
   static const std::array<std::array<double, 2>, 256> t = [] {
@@ -222,7 +213,7 @@ void glcm_features(const cv::Mat& q, int d, Sink& sink, const char* const* names
 // The block of statistics of one resolution level.
 void level_features(const cv::Mat& rgb, bool fine, Sink& sink) {
   const int h = rgb.rows, w = rgb.cols;
-  const auto& od = od_lut();
+  const auto& od = optical_density_table();
   const auto& hue = hue_lut();
   cv::Mat stains = deconvolve_stains(rgb);
   cv::Mat hsv, lab, grey;

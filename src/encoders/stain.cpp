@@ -27,7 +27,9 @@ std::array<Vec3d, 3> inverse3(const std::array<Vec3d, 3>& a) {
   return inv;
 }
 
-const std::array<float, 256>& od_table() {
+}  // namespace
+
+const std::array<float, 256>& optical_density_table() {
   static const std::array<float, 256> t = [] {
     std::array<float, 256> v{};
     for (int i = 0; i < 256; ++i) v[size_t(i)] = float(optical_density(uint8_t(i)));
@@ -35,8 +37,6 @@ const std::array<float, 256>& od_table() {
   }();
   return t;
 }
-
-}  // namespace
 
 const StainMatrix& ruifrok_hed() {
   static const StainMatrix m = [] {
@@ -52,7 +52,7 @@ const StainMatrix& ruifrok_hed() {
 double optical_density(uint8_t intensity) { return -std::log10((double(intensity) + 1.0) / 256.0); }
 
 Vec3d stain_concentrations(uint8_t r, uint8_t g, uint8_t b, const StainMatrix& m) {
-  const auto& t = od_table();
+  const auto& t = optical_density_table();
   double od[3] = {t[r], t[g], t[b]};
   Vec3d c{};
   for (int j = 0; j < 3; ++j) {
@@ -65,7 +65,7 @@ Vec3d stain_concentrations(uint8_t r, uint8_t g, uint8_t b, const StainMatrix& m
 
 cv::Mat deconvolve_stains(const cv::Mat& rgb, const StainMatrix& m) {
   CV_Assert(rgb.type() == CV_8UC3);
-  const auto& t = od_table();
+  const auto& t = optical_density_table();
   float w[3][3];
   for (int k = 0; k < 3; ++k)
     for (int j = 0; j < 3; ++j) w[k][j] = float(m.stain_from_rgb[size_t(k)][size_t(j)]);

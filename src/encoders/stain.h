@@ -22,6 +22,8 @@ struct StainMatrix {
 const StainMatrix& ruifrok_hed();
 
 double optical_density(uint8_t intensity);
+// optical_density of every 8-bit intensity, as float: the per-pixel hot loops read this table.
+const std::array<float, 256>& optical_density_table();
 // (H, E, residual) of one RGB pixel.
 Vec3d stain_concentrations(uint8_t r, uint8_t g, uint8_t b, const StainMatrix& m = ruifrok_hed());
 // Per pixel (H, E, residual) of an RGB uint8 image, as CV_32FC3 of the same size.

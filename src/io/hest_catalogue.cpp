@@ -10,17 +10,13 @@
 
 #include "common/atomic_output.h"
 #include "common/error.h"
+#include "io/text_file.h"
 #include "io/hest_reader.h"
 
 namespace fs = std::filesystem;
 
 namespace hiscmcl {
 namespace {
-
-std::string trim(std::string_view s) {
-  size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-  return a == std::string_view::npos ? std::string() : std::string(s.substr(a, b - a + 1));
-}
 
 std::string lower(std::string s) {
   for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -111,7 +107,7 @@ std::vector<HestSample> from_catalogue(const fs::path& csv) {
                                          std::to_string(rows[r].size()) + " fields, the header " +
                                          std::to_string(header.size()));
     HestSample s;
-    for (size_t c = 0; c < header.size(); ++c) s.fields[trim(header[c])] = trim(rows[r][c]);
+    for (size_t c = 0; c < header.size(); ++c) s.fields[std::string(trim(header[c]))] = std::string(trim(rows[r][c]));
     s.id = s.fields["id"];
     if (!s.id.empty()) out.push_back(std::move(s));
   }
@@ -206,10 +202,10 @@ std::vector<std::pair<std::string, std::string>> parse_where(const std::string& 
   std::string item;
   while (std::getline(ss, item, ',')) {
     size_t eq = item.find('=');
-    std::string key = trim(item.substr(0, eq == std::string::npos ? 0 : eq));
+    std::string key(trim(item.substr(0, eq == std::string::npos ? 0 : eq)));
     if (eq == std::string::npos || key.empty())
       throw InputError("--where", "expected key=value[,key=value...], got '" + item + "'");
-    out.emplace_back(key, trim(item.substr(eq + 1)));
+    out.emplace_back(key, std::string(trim(item.substr(eq + 1))));
   }
   return out;
 }

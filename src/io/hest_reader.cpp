@@ -8,6 +8,7 @@
 
 #include "common/atomic_output.h"
 #include "common/error.h"
+#include "io/text_file.h"
 #include "io/h5ad.h"
 #include "io/image_info.h"
 #include "io/spot_spacing.h"
@@ -50,11 +51,6 @@ std::string nan_tokens_to_null(std::string_view text) {
   return out;
 }
 
-std::string trimmed(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-  return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-}
-
 // A positive number, or a string holding one (the catalogue's columns come through as either);
 // missing (absent, null, NaN, empty, not a number) gives nullopt. A number <= 0 is refused
 // naming the file: it was replaced by the technology's default before, silently.
@@ -65,7 +61,7 @@ std::optional<double> positive(const json& obj, const char* key, const std::stri
   if (it->is_number()) {
     v = it->get<double>();
   } else if (it->is_string()) {
-    std::string s = trimmed(it->get<std::string>());
+    std::string s(trim(it->get<std::string>()));
     if (s.empty()) return std::nullopt;
     char* end = nullptr;
     v = std::strtod(s.c_str(), &end);
@@ -85,9 +81,9 @@ std::optional<double> positive(const json& obj, const char* key, const std::stri
 std::string text(const json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return {};
-  if (it->is_string()) return trimmed(it->get<std::string>());
+  if (it->is_string()) return std::string(trim(it->get<std::string>()));
   if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
-  return trimmed(it->dump());
+  return std::string(trim(it->dump()));
 }
 
 const fs::path& need_file(const fs::path& p, const std::string& what, const std::string& sample) {

@@ -48,14 +48,6 @@ CountParse parse_count(std::string_view f, double& out) {
   return CountParse::ok;
 }
 
-bool parse_number(std::string_view f, double& out) {
-  f = unquote(f);
-  if (!f.empty() && f.front() == '+') f.remove_prefix(1);
-  if (f.empty()) return false;
-  auto [ptr, ec] = std::from_chars(f.data(), f.data() + f.size(), out);
-  return ec == std::errc() && ptr == f.data() + f.size() && std::isfinite(out);
-}
-
 std::string line_no(size_t i) { return "line " + std::to_string(i + 1); }
 
 // Tab-separated unless the header has no tab but a comma.
@@ -244,7 +236,7 @@ std::vector<SpotTableRow> read_spot_table(const fs::path& path) {
       if (col[k] < 0) continue;
       if (size_t(col[k]) >= f.size())
         throw InputError(file, "row is missing the '" + names[k] + "' column", line_no(i));
-      if (!parse_number(f[size_t(col[k])], v[k]))
+      if (!parse_finite_number(f[size_t(col[k])], v[k]))
         throw InputError(file,
                          "non-numeric " + names[k] + " '" + std::string(f[size_t(col[k])]) + "'",
                          line_no(i));
@@ -269,7 +261,7 @@ std::map<std::string, std::string> read_spot_labels(const fs::path& path) {
     auto f = split_fields(t.lines[i], t.sep);
     check_row_width(file, t.header.size(), t.first_fields, f.size(), i);
     double x = 0, y = 0;
-    if (!parse_number(f[size_t(col[0])], x) || !parse_number(f[size_t(col[1])], y))
+    if (!parse_finite_number(f[size_t(col[0])], x) || !parse_finite_number(f[size_t(col[1])], y))
       throw InputError(file, "non-numeric x or y", line_no(i));
     auto [it, inserted] = out.emplace(spot_key(x, y), std::string(unquote(f[size_t(col[2])])));
     if (!inserted) spdlog::warn("{} ({}): second label row for spot {} ignored", file, line_no(i), it->first);

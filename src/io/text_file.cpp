@@ -1,5 +1,8 @@
 #include "io/text_file.h"
 
+#include <charconv>
+#include <cmath>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -79,11 +82,24 @@ std::vector<std::string_view> split_fields(std::string_view line, char sep) {
   return fields;
 }
 
+std::string_view trim(std::string_view s) {
+  const size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
+  return a == std::string_view::npos ? std::string_view() : s.substr(a, b - a + 1);
+}
+
 std::string_view unquote(std::string_view f) {
   while (!f.empty() && (f.front() == ' ')) f.remove_prefix(1);
   while (!f.empty() && (f.back() == ' ')) f.remove_suffix(1);
   if (f.size() >= 2 && f.front() == '"' && f.back() == '"') f = f.substr(1, f.size() - 2);
   return f;
+}
+
+bool parse_finite_number(std::string_view f, double& out) {
+  f = unquote(f);
+  if (!f.empty() && f.front() == '+') f.remove_prefix(1);
+  if (f.empty()) return false;
+  auto [ptr, ec] = std::from_chars(f.data(), f.data() + f.size(), out);
+  return ec == std::errc() && ptr == f.data() + f.size() && std::isfinite(out);
 }
 
 }  // namespace hiscmcl

@@ -30,13 +30,6 @@ std::optional<std::pair<size_t, size_t>> first_duplicate(const std::vector<std::
   return std::nullopt;
 }
 
-bool parse_double(std::string_view f, double& out) {
-  f = unquote(f);
-  if (f.empty()) return false;
-  auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), out);
-  return ec == std::errc() && p == f.data() + f.size() && std::isfinite(out);
-}
-
 fs::path first_existing(const fs::path& dir, std::initializer_list<const char*> names) {
   for (const char* n : names)
     if (fs::exists(dir / n)) return dir / n;
@@ -163,8 +156,8 @@ FeatureBarcodeMatrix read_10x_mtx(const fs::path& dir) {
   if (i == lines.size()) throw InputError(file, "missing the size line");
   double dims[3];
   auto size_fields = split_fields(lines[i], ' ');
-  if (size_fields.size() < 3 || !parse_double(size_fields[0], dims[0]) ||
-      !parse_double(size_fields[1], dims[1]) || !parse_double(size_fields[2], dims[2]))
+  if (size_fields.size() < 3 || !parse_finite_number(size_fields[0], dims[0]) ||
+      !parse_finite_number(size_fields[1], dims[1]) || !parse_finite_number(size_fields[2], dims[2]))
     throw InputError(file, "bad size line (expected: features barcodes entries)",
                      "line " + std::to_string(i + 1));
   const int64_t n_genes = int64_t(dims[0]), n_bc = int64_t(dims[1]);
@@ -180,7 +173,7 @@ FeatureBarcodeMatrix read_10x_mtx(const fs::path& dir) {
     if (lines[i].empty()) continue;
     auto f = split_fields(lines[i], ' ');
     double g = 0, b = 0, v = 0;
-    if (f.size() < 3 || !parse_double(f[0], g) || !parse_double(f[1], b) || !parse_double(f[2], v))
+    if (f.size() < 3 || !parse_finite_number(f[0], g) || !parse_finite_number(f[1], b) || !parse_finite_number(f[2], v))
       throw InputError(file, "bad entry line", "line " + std::to_string(i + 1));
     if (g < 1 || g > n_genes || b < 1 || b > n_bc)
       throw InputError(file, "entry index out of range", "line " + std::to_string(i + 1));
@@ -219,7 +212,7 @@ std::vector<TissuePosition> read_tissue_positions(const fs::path& path) {
     p.barcode = std::string(unquote(f[0]));
     double v[5];
     for (int k = 0; k < 5; ++k)
-      if (!parse_double(f[size_t(k + 1)], v[k]))
+      if (!parse_finite_number(f[size_t(k + 1)], v[k]))
         throw InputError(file, "non-numeric value '" + std::string(f[size_t(k + 1)]) + "'",
                          "line " + std::to_string(i + 1) + ", column " + std::to_string(k + 2));
     p.in_tissue = int(std::clamp(v[0], -1.0, 2.0));  // int(1e10) is UB; only 1 is in tissue
