@@ -106,7 +106,7 @@ TEST(PrepareCli, RefusesToReplaceAFolderThatIsNotAStore) {
   const fs::path panel = test::shared_data() / "her2st/genes/her_hvg_cut_1000.txt";
   auto r = test::run_hiscmcl(her2st_args(tmp, "--sections C2 --genes '" + panel.string() + "'"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("not a dataset store"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("prepare did not write"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(tmp / "store/precious.txt"));
 }
 

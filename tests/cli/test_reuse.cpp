@@ -42,7 +42,9 @@ struct CvRun {
 std::map<std::string, fs::file_time_type> mtimes(const fs::path& dir) {
   std::map<std::string, fs::file_time_type> out;
   for (auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = e.last_write_time();
+    // The lock records the running process (common/output_folder.h): each run writes it.
+    if (e.is_regular_file() && e.path().filename() != ".hiscmcl-lock")
+      out[fs::relative(e.path(), dir).string()] = e.last_write_time();
   return out;
 }
 

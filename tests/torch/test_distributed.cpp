@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -276,18 +277,42 @@ TEST(Distributed, TrainBatchContextMatchesOneProcess) {
                        "model.regression_head = true\n");
 }
 
-TEST(Distributed, EnsembleMembersSpreadOverRanksGiveTheSameFiles) {
+// Largest |a - b| over two tensors, relative to the largest |a|.
+double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!a.defined() || !b.defined() || !a.sizes().equals(b.sizes())) return INFINITY;
+  const double scale = std::max(a.abs().max().item<double>(), 1e-12);
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>() / scale;
+}
+
+TEST(Distributed, EnsembleMembersSpreadOverRanksGiveTheSameModels) {
   // Two members on two ranks: each rank trains one alone and they swap weights; one process
-  // trains both side by side, one thread each. Same arithmetic, so the same bytes.
+  // trains both side by side, one thread each. The same arithmetic in the same order, but the
+  // BLAS kernels OpenBLAS picks for this CPU and thread count may round differently (the last bits
+  // of the weights differed on an AMD EPYC): equal to float rounding is what is promised
+  // (METHOD.md, "Distributed training").
   TempDir tmp;
   const std::string cfg = write_config(tmp, "train.epochs = 3\ntrain.batch_size = 64\ntrain.ensemble = 2\n");
   const std::string args = "train --data '" + dist_store().string() + "' --config '" + cfg + "'";
   TwoRanks two;
   ASSERT_NO_FATAL_FAILURE(run_one_and_two(args, tmp, 2, &two));
-  for (const char* f : {"model.pt", "tensors.pt", "member_1/model.pt", "member_1/tensors.pt"})
-    EXPECT_EQ(read_text_file(tmp / "one" / f), read_text_file(tmp / "two" / f)) << f << " differs";
+  ModelBundle one = load_model_bundle(tmp / "one"), other = load_model_bundle(tmp / "two");
+  ASSERT_EQ(one.members.size(), 1u);
+  ASSERT_EQ(other.members.size(), 1u);
+  for (int m = 0; m < 2; ++m) {
+    const ModelBundle& a = m == 0 ? one : one.members[0];
+    const ModelBundle& b = m == 0 ? other : other.members[0];
+    SCOPED_TRACE("member " + std::to_string(m));
+    auto pa = a.model->named_parameters(true), pb = b.model->named_parameters(true);
+    ASSERT_EQ(pa.size(), pb.size());
+    for (const auto& p : pa) EXPECT_LT(relative_difference(p.value(), pb[p.key()]), 1e-4) << p.key();
+    EXPECT_LT(relative_difference(a.key_embeddings, b.key_embeddings), 1e-4);
+    EXPECT_TRUE(torch::equal(a.key_expression, b.key_expression));  // measured values, copied
+  }
+  EXPECT_GT(relative_difference(one.key_embeddings, one.members[0].key_embeddings), 1e-2)
+      << "the two members should differ (other seeds), or the comparison says little";
   auto l1 = losses(tmp / "one" / "train_log.csv"), l2 = losses(tmp / "two" / "train_log.csv");
-  EXPECT_EQ(l1, l2);
+  ASSERT_EQ(l1.size(), l2.size());
+  for (size_t e = 0; e < l1.size(); ++e) EXPECT_NEAR(l1[e], l2[e], 1e-5 * std::abs(l1[e])) << "epoch " << e + 1;
 }
 
 TEST(Distributed, ShardedEmbedWritesTheSameCache) {
