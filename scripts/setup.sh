@@ -49,6 +49,19 @@ if [[ -z "${SKIP_APT:-}" ]]; then
   fi
 fi
 
+# The slide viewer's JavaScript, pinned by package-lock.json: OpenSeadragon (built into the binary)
+# and puppeteer-core (its browser test). Debian's node and npm where the machine has no npm.
+if ! command -v npm >/dev/null; then
+  if [[ -n "${SKIP_APT:-}" ]]; then
+    echo "setup: npm is needed for the viewer's JavaScript (apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
 BUILD_DIR="${BUILD_DIR:-build}"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"
