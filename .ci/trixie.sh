@@ -12,7 +12,7 @@ STAMP="$TRIXIE_ROOT/.hiscmcl-debootstrap-finished"
 LOGS=$(mktemp -d)
 rc13=0
 t0=$(date +%s)
-TRIXIE_BUDGET_S="${TRIXIE_BUDGET_S:-2700}"
+TRIXIE_BUDGET_S="${TRIXIE_BUDGET_S:-1800}"
 left() { echo $((TRIXIE_BUDGET_S - ($(date +%s) - t0))); }
 mkdir -p "$(dirname "$TRIXIE_ROOT")"
 exec 9>"$TRIXIE_ROOT.lock"
