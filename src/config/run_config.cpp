@@ -224,7 +224,8 @@ void validate(const RunConfig& c, const std::string& source) {
   // the pixel count overflows): a typo, not a field of view.
   if (!(e.spot_fov > 0 && e.spot_fov <= 100) || !(e.neighbourhood_fov > 0 && e.neighbourhood_fov <= 100))
     fail("encoder.spot_fov and neighbourhood_fov must be > 0 and at most 100 (spot diameters)");
-  if (e.compat_crop_px < 0 || e.batch_size < 1) fail("encoder.compat_crop_px must be >= 0 and batch_size >= 1");
+  if (e.compat_crop_px < 0) fail("encoder.compat_crop_px must be >= 0");
+  if (e.batch_size < 1) fail("encoder.batch_size must be >= 1 (crops through the encoder at once)");
   try {
     upsampled_scale_list(e.upsampled_scales);
   } catch (const InputError& err) {

@@ -71,6 +71,9 @@ TEST(FiniteSettings, NumbersOutOfRangeAreRefused) {
   EXPECT_TRUE(has(msg, "predict.softmax_temperature")) << msg;
   msg = refusal("[predict]\nk = 0\n");
   EXPECT_TRUE(has(msg, "predict.k must be >= 1")) << msg;
+  msg = refusal("[encoder]\nbatch_size = 0\n");  // named itself, not beside compat_crop_px
+  EXPECT_TRUE(has(msg, "encoder.batch_size must be >= 1")) << msg;
+  EXPECT_FALSE(has(msg, "compat_crop_px")) << msg;
   msg = refusal("[encoder]\nneighbourhood_fov = 1e9\n");
   EXPECT_TRUE(has(msg, "neighbourhood_fov")) << msg;
   // The defaults and the shipped ranges stay accepted.
