@@ -191,8 +191,12 @@ SlidePredictionSummary predict_slide(const SlidePredictionOptions& opt) {
                          p.id + "  " + std::to_string(names.size()) +
                              " tissue regions (k-means of the predicted expression)",
                          names);
-  write_prediction_views(out.temp(), "viewer", opt.image, viewer_data_of(p), true);  // viewer/, spots.geojson
+  const bool viewer = write_prediction_views(out.temp(), "viewer", opt.image, viewer_data_of(p), true);
   out.commit();
+  // A slide that cannot be tiled fails the command, but what is complete is kept (and said so).
+  if (!viewer)
+    throw InputError(opt.image.string(), "the slide could not be tiled for the viewer; the prediction in " +
+                                             opt.out.string() + " is complete without viewer/");
   return {int64_t(q.ids.size()), q.format, diam, drawn, score_names, int(names.size())};
 }
 

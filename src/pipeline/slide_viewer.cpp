@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "common/atomic_output.h"
+#include "common/crash_point.h"
 #include "common/error.h"
 #include "eval/heatmap.h"
 #include "pipeline/qupath_geojson.h"
@@ -118,6 +119,7 @@ Pyramid write_pyramid(const fs::path& image, const fs::path& dir) {
   if (vips_dzsave(im.get(), base.c_str(), "layout", VIPS_FOREIGN_DZ_LAYOUT_DZ, "tile_size", kTileSize,
                   "overlap", kTileOverlap, "suffix", suffix.c_str(), NULL) != 0)
     throw InputError(file, "tiling the slide failed: " + vips_message());
+  fail_point("viewer.tiled", file);  // tests: tiling that breaks partway
   // Levels 0 (1 x 1 px) .. ceil(log2(long side)), as OpenSeadragon counts them.
   int levels = 0;
   for (const auto& e : fs::directory_iterator(dir / "tiles_files"))

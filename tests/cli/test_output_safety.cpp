@@ -269,3 +269,19 @@ TEST(OutputSafety, DiskFullInCvIsANamedErrorWithNoTemporaryLeft) {
   EXPECT_FALSE(has(r.output, "terminate")) << r.output;
   EXPECT_TRUE(temporaries_below(small.path).empty());
 }
+
+TEST(OutputSafety, ASlideWhoseTilingFailsKeepsThePredictionAndFails) {
+  // Tiling that breaks partway (a test hook fails it after the pyramid's first files).
+  const Trained& t = trained();
+  TempDir tmp;
+  auto r = run_command("HISCMCL_FAIL_AT=viewer.tiled '" + std::string(HISCMCL_BIN) + "' " + t.predict_args(tmp / "pred") +
+                       " 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(has(r.output, "could not be tiled")) << r.output;
+  EXPECT_TRUE(has(r.output, "is complete without viewer/")) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "pred" / "prediction.h5ad"));
+  EXPECT_TRUE(fs::exists(tmp / "pred" / "spots.geojson"));
+  EXPECT_FALSE(fs::exists(tmp / "pred" / "viewer"));
+  for (auto& e : fs::directory_iterator(tmp / "pred")) EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  EXPECT_TRUE(temporaries_beside(tmp / "pred").empty());
+}
