@@ -78,7 +78,7 @@ TEST(FiniteTraining, NonFiniteFeaturesStopTrainingAtTheFirstBatch) {
   f(4, 2) = kNaN;
   t.features[1].levels[0] = f;
   const std::string msg = test::input_error_of([&] { train_frozen(t.ptrs(), t.features, toy_config()); });
-  EXPECT_TRUE(has(msg, "the loss is nan")) << msg;
+  EXPECT_TRUE(has(msg, "the loss is nan") || has(msg, "the loss is -nan")) << msg;  // fmt's sign varies
   EXPECT_TRUE(has(msg, "epoch 1 of 2, batch 1 of")) << msg;
   EXPECT_TRUE(has(msg, "training inputs hold non-finite values")) << msg;
 }

@@ -300,18 +300,24 @@ TEST(Training, EnsembleAveragesItsMembersAndSurvivesSaveLoad) {
   c.train.ensemble = 2;
   TrainResult ens = train_frozen(train, feats, c);
   ASSERT_EQ(ens.bundle.members.size(), 1u);
-  // Member 0 is the seed-0 model, member 1 the seed-1 model; the log is their mean loss.
-  EXPECT_TRUE(torch::equal(ens.bundle.key_embeddings, seed0.bundle.key_embeddings));
-  EXPECT_TRUE(torch::equal(ens.bundle.members[0].key_embeddings, seed1.bundle.key_embeddings));
-  EXPECT_FALSE(torch::equal(seed0.bundle.key_embeddings, seed1.bundle.key_embeddings));
-  EXPECT_NEAR(ens.log.back().loss, 0.5 * (seed0.log.back().loss + seed1.log.back().loss), 1e-9);
+  // Member 0 is the seed-0 model, member 1 the seed-1 model; the log is their mean loss. Members
+  // train side by side, a thread each: equal to float rounding, not always in bytes (LibTorch 2.6
+  // on Debian 13 rounds the last bits otherwise; METHOD 7.7).
+  auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return (a - b).abs().max().item<double>() / std::max(a.abs().max().item<double>(), 1e-12);
+  };
+  EXPECT_LT(rel(ens.bundle.key_embeddings, seed0.bundle.key_embeddings), 1e-4);
+  EXPECT_LT(rel(ens.bundle.members[0].key_embeddings, seed1.bundle.key_embeddings), 1e-4);
+  EXPECT_GT(rel(seed0.bundle.key_embeddings, seed1.bundle.key_embeddings), 1e-2);
+  EXPECT_NEAR(ens.log.back().loss, 0.5 * (seed0.log.back().loss + seed1.log.back().loss),
+              1e-6 * std::abs(ens.log.back().loss));
 
   const auto& q = t.sections[2];
   Matrix y0 = RetrievalPredictor(seed0.bundle, seed0.bundle.config.predict).predict(q.pixel_xy, t.features[2]).mean;
   Matrix y1 = RetrievalPredictor(seed1.bundle, seed1.bundle.config.predict).predict(q.pixel_xy, t.features[2]).mean;
   Matrix y = RetrievalPredictor(ens.bundle, ens.bundle.config.predict).predict(q.pixel_xy, t.features[2]).mean;
   ASSERT_EQ(y.data.size(), y0.data.size());
-  for (size_t i = 0; i < y.data.size(); ++i) ASSERT_NEAR(y.data[i], 0.5f * (y0.data[i] + y1.data[i]), 1e-5);
+  for (size_t i = 0; i < y.data.size(); ++i) ASSERT_NEAR(y.data[i], 0.5f * (y0.data[i] + y1.data[i]), 1e-4);
 
   test::TempDir dir;
   save_model_bundle(dir.path, ens.bundle);
