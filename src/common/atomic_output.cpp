@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/output_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -32,27 +33,14 @@ AtomicPath::~AtomicPath() {
 }
 
 void AtomicPath::commit() {
-  std::error_code ec;
   if (fs::is_directory(final_) && fs::is_directory(temp_)) {
-    // Folders are replaced by moving the old one aside first, so the path is never missing; the
-    // callers check beforehand that the old one is their own (common/output_folder.h).
-    fs::path old = final_;
-    old += ".old.tmp" + std::to_string(::getpid());
-    fs::remove_all(old, ec);
-    fs::rename(final_, old, ec);
-    if (ec) throw InputError(final_.string(), "cannot move the earlier version aside: " + ec.message());
+    // The callers check beforehand that the old folder is their own (common/output_folder.h).
+    replace_folder(temp_, final_, "version");
+  } else {
+    std::error_code ec;
     fs::rename(temp_, final_, ec);
-    if (ec) {
-      std::error_code back;
-      fs::rename(old, final_, back);
-      throw InputError(final_.string(), "cannot move the new version into place: " + ec.message());
-    }
-    committed_ = true;
-    fs::remove_all(old, ec);
-    return;
+    if (ec) throw InputError(final_.string(), "cannot move the new version into place: " + ec.message());
   }
-  fs::rename(temp_, final_, ec);
-  if (ec) throw InputError(final_.string(), "cannot move the new version into place: " + ec.message());
   committed_ = true;
 }
 

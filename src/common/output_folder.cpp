@@ -139,28 +139,28 @@ OutputFolder::~OutputFolder() {
 }
 
 void OutputFolder::commit() {
-  std::error_code ec;
   // Checked again: the folder may have been filled while this command computed.
   check_output_folder(out_, command_, {}, legacy_file_);
-  const fs::path target = out_.filename().empty() ? out_.parent_path() : out_;
-  if (fs::exists(target, ec)) {
-    const fs::path old = with_suffix(target, ".old.tmp" + std::to_string(::getpid()));
+  replace_folder(temp_, out_.filename().empty() ? out_.parent_path() : out_, "output");
+  committed_ = true;
+}
+
+void replace_folder(const fs::path& temp, const fs::path& target, const std::string& what) {
+  std::error_code ec;
+  const bool replacing = fs::exists(target, ec);
+  const fs::path old = with_suffix(target, ".old.tmp" + std::to_string(::getpid()));
+  if (replacing) {
     fs::remove_all(old, ec);
     fs::rename(target, old, ec);
-    if (ec) throw InputError(out_.string(), "cannot move the earlier output aside: " + ec.message());
-    fs::rename(temp_, target, ec);
-    if (ec) {
-      std::error_code back;
-      fs::rename(old, target, back);
-      throw InputError(out_.string(), "cannot move the new output into place: " + ec.message());
-    }
-    committed_ = true;
-    fs::remove_all(old, ec);
-    return;
+    if (ec) throw InputError(target.string(), "cannot move the earlier " + what + " aside: " + ec.message());
   }
-  fs::rename(temp_, target, ec);
-  if (ec) throw InputError(out_.string(), "cannot move the new output into place: " + ec.message());
-  committed_ = true;
+  fs::rename(temp, target, ec);
+  if (ec) {
+    std::error_code back;
+    if (replacing) fs::rename(old, target, back);
+    throw InputError(target.string(), "cannot move the new " + what + " into place: " + ec.message());
+  }
+  if (replacing) fs::remove_all(old, ec);
 }
 
 FolderLock::FolderLock(const fs::path& dir, const std::string& command) {

@@ -28,6 +28,11 @@ void create_output_folder(const std::filesystem::path& dir, const std::string& c
 // of a command into `out` left. Returns how many it removed.
 int remove_stale_output_temporaries(const std::filesystem::path& out);
 
+// Renames the folder `temp` to `target`. An existing `target` is first moved aside and removed only
+// once the new one is in place, so the path is never missing; on failure it is moved back.
+// InputError naming `target` ("the new <what>") when a rename fails.
+void replace_folder(const std::filesystem::path& temp, const std::filesystem::path& target, const std::string& what);
+
 class OutputFolder {
  public:
   // Checks `out` (above), removes killed runs' temporaries, and creates the temporary folder with
